@@ -1,0 +1,88 @@
+//! Target platforms, named the way OCI image indexes and `docker run --platform` name them.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A platform smidge can emit machine code for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Platform {
+    /// linux/amd64 (x86-64, ELFCLASS64, EM_X86_64)
+    Amd64,
+    /// linux/386 (IA-32, ELFCLASS32, EM_386)
+    I386,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown platform `{0}`: expected one of linux/amd64, linux/386")]
+pub struct UnknownPlatform(pub String);
+
+impl Platform {
+    /// Every platform, in the order `--platform all` lists them.
+    pub const ALL: [Platform; 2] = [Platform::Amd64, Platform::I386];
+
+    /// The OCI `os` field.
+    pub fn os(self) -> &'static str {
+        "linux"
+    }
+
+    /// The OCI `architecture` field (Go's GOARCH).
+    pub fn architecture(self) -> &'static str {
+        match self {
+            Platform::Amd64 => "amd64",
+            Platform::I386 => "386",
+        }
+    }
+
+    /// The OCI `variant` field, where the platform has one.
+    pub fn variant(self) -> Option<&'static str> {
+        None
+    }
+
+    /// The platform of the machine smidge runs on, if it is one smidge knows.
+    pub fn host() -> Option<Platform> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Platform::Amd64),
+            "x86" => Some(Platform::I386),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os(), self.architecture())?;
+        if let Some(v) = self.variant() {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Platform {
+    type Err = UnknownPlatform;
+
+    /// Accepts `linux/amd64`, `amd64`, `x86_64`, `linux/386`, `386`, `i386`, `i686`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let arch = s.strip_prefix("linux/").unwrap_or(s);
+        match arch {
+            "amd64" | "x86_64" | "x86-64" => Ok(Platform::Amd64),
+            "386" | "i386" | "i686" | "x86" => Ok(Platform::I386),
+            _ => Err(UnknownPlatform(s.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_oci_names() {
+        for p in Platform::ALL {
+            assert_eq!(p.to_string().parse::<Platform>(), Ok(p));
+        }
+        assert_eq!("linux/386".parse(), Ok(Platform::I386));
+        assert_eq!("x86_64".parse(), Ok(Platform::Amd64));
+        assert!("linux/sparc".parse::<Platform>().is_err());
+    }
+}
