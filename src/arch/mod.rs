@@ -1,1 +1,134 @@
-//! arch
+//! Machine code, one module per instruction set.
+//!
+//! Each module is a listing: the few instructions smidge emits, their bytes, and their
+//! assembly beside them, plus the syscall numbers they use. The programs are written once
+//! (see [`crate::program`]) and each instruction set lowers them through [`Isa`].
+
+mod amd64;
+mod i386;
+mod x86;
+
+pub use amd64::Amd64;
+pub use i386::I386;
+
+use crate::{Platform, Program};
+
+/// A place in the code an instruction can refer to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The first byte of the program's data (the message of `hello`).
+    Data,
+    /// The instruction carrying this label.
+    Label(u8),
+}
+
+/// Bytes of an instruction that are only known once the layout planner has placed it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fixup {
+    /// `u32` little-endian absolute address of `target`, at byte `at` of the instruction.
+    Abs32 { at: usize, target: Target },
+    /// `i32` little-endian distance from the end of the instruction to `target`.
+    Rel32 { at: usize, target: Target },
+    /// `i8` distance from the end of the instruction to `target`.
+    Rel8 { at: usize, target: Target },
+}
+
+/// One machine instruction, as it appears in the listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Insn {
+    pub bytes: Vec<u8>,
+    /// The instruction in assembly (Intel syntax), for listings and tests.
+    pub asm: String,
+    pub fixup: Option<Fixup>,
+    /// A label other instructions can jump to.
+    pub label: Option<u8>,
+    /// The instruction reads the flags, so nothing that changes them may be put before it.
+    pub reads_flags: bool,
+}
+
+impl Insn {
+    pub fn new(bytes: &[u8], asm: impl Into<String>) -> Insn {
+        Insn {
+            bytes: bytes.to_vec(),
+            asm: asm.into(),
+            fixup: None,
+            label: None,
+            reads_flags: false,
+        }
+    }
+
+    pub fn fixup(mut self, fixup: Fixup) -> Insn {
+        self.fixup = Some(fixup);
+        self
+    }
+
+    pub fn label(mut self, label: u8) -> Insn {
+        self.label = Some(label);
+        self
+    }
+
+    pub fn reads_flags(mut self) -> Insn {
+        self.reads_flags = true;
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// A lowered program: instructions in execution order (the last one never returns) and the
+/// data they refer to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Code {
+    pub insns: Vec<Insn>,
+    pub data: Vec<u8>,
+}
+
+/// How code may name an address in its own image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    /// The image loads below 4 GiB: a 32-bit absolute address works.
+    Abs32,
+    /// The image loads above 4 GiB: only PC-relative addressing reaches it.
+    PcRelative,
+}
+
+/// What the layout planner needs from an instruction set.
+pub trait Isa {
+    /// Lowers a program, assuming the register state the kernel (and qemu-user) leaves at
+    /// the ELF entry point.
+    fn lower(&self, program: &Program, addressing: Addressing) -> Code;
+
+    /// The shortest unconditional jump to `target` (the planner links code across header
+    /// fields with it, so its length is what crossing a field costs).
+    fn jump(&self, target: Target) -> Insn;
+
+    /// An instruction that ends exactly where the next `fixed` header bytes begin and takes
+    /// them as its operand, so execution flows over them harmlessly (changing only flags).
+    fn skip(&self, fixed: usize) -> Option<Insn>;
+
+    /// A one-byte instruction that does nothing.
+    fn nop(&self) -> Insn;
+
+    /// Whether `insn` still means the same thing when `prefix` bytes run just before it
+    /// (used when the ELF magic itself is executed).
+    fn tolerates_prefix(&self, insn: &Insn, prefix: &[u8]) -> bool;
+}
+
+/// Lowers `program` for `platform`.
+pub fn lower(platform: Platform, program: &Program, addressing: Addressing) -> Code {
+    isa(platform).lower(program, addressing)
+}
+
+/// The instruction set of a platform.
+pub fn isa(platform: Platform) -> &'static dyn Isa {
+    match platform {
+        Platform::Amd64 => &Amd64,
+        Platform::I386 => &I386,
+    }
+}
