@@ -1,0 +1,108 @@
+//! The image configuration (OCI image-spec `config.md`; also what Docker reads as the
+//! "image JSON").
+//!
+//! We use `oci_spec::image::ImageConfiguration`: with only the fields we set it serializes
+//! to exactly the compact JSON we want (every optional field is skipped when `None`, field
+//! order is the struct's), so no hand-made struct is needed. What we set:
+//!
+//! - `created` — OPTIONAL; only when `SOURCE_DATE_EPOCH` is given, so the bytes do not
+//!   change between runs.
+//! - `architecture`, `os` — REQUIRED; `variant` when the platform has one.
+//! - `config.Entrypoint` — the one file of the layer.
+//! - `rootfs` — REQUIRED: `type` "layers" and the `diff_ids` (sha256 of each *uncompressed*
+//!   layer tar, which Docker verifies).
+
+use oci_spec::image::{
+    Arch, ConfigBuilder, ImageConfiguration, ImageConfigurationBuilder, Os, RootFsBuilder,
+};
+
+use super::{Digest, ImageError};
+use crate::Platform;
+
+/// The configuration for a one-layer image that runs `entrypoint`.
+pub fn image_configuration(
+    platform: Platform,
+    entrypoint: &str,
+    diff_id: &Digest,
+    created: Option<u64>,
+) -> Result<ImageConfiguration, ImageError> {
+    let config = ConfigBuilder::default()
+        .entrypoint(vec![entrypoint.to_string()])
+        .build()
+        .map_err(|e| ImageError::Spec(e.to_string()))?;
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(vec![diff_id.to_string()])
+        .build()
+        .map_err(|e| ImageError::Spec(e.to_string()))?;
+    let mut b = ImageConfigurationBuilder::default()
+        .architecture(Arch::from(platform.architecture()))
+        .os(Os::from(platform.os()))
+        .config(config)
+        .rootfs(rootfs);
+    if let Some(v) = platform.variant() {
+        b = b.variant(v);
+    }
+    if let Some(t) = created {
+        b = b.created(rfc3339(t));
+    }
+    b.build().map_err(|e| ImageError::Spec(e.to_string()))
+}
+
+/// The compact JSON bytes of `config` (no whitespace, fields in the struct's order).
+pub fn to_json(config: &ImageConfiguration) -> Vec<u8> {
+    serde_json::to_vec(config).expect("an image configuration always serializes")
+}
+
+/// Seconds since the epoch as RFC 3339 UTC, e.g. `2023-11-14T22:13:20Z`.
+pub fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_values() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn config_json_is_pinned() {
+        let d = Digest::of(b"");
+        let c = image_configuration(Platform::Amd64, "/hello", &d, None).unwrap();
+        assert_eq!(
+            String::from_utf8(to_json(&c)).unwrap(),
+            r#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/hello"]},"rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#
+        );
+        let c = image_configuration(Platform::I386, "/x", &d, Some(0)).unwrap();
+        let s = String::from_utf8(to_json(&c)).unwrap();
+        assert!(
+            s.starts_with(
+                r#"{"created":"1970-01-01T00:00:00Z","architecture":"386","os":"linux","#
+            ),
+            "{s}"
+        );
+    }
+}
