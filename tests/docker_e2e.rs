@@ -1,0 +1,355 @@
+//! End to end with a real Docker Engine (and podman): the images smidge
+//! writes load, show the payload's size, run, and stop at once. issue #2
+//!
+//! Each test loads its images under its own tag (`smidge-test/<test>:<pid>`)
+//! and removes that tag when it ends, so the tests run in parallel.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+// issue #2: "End to end with a real Docker Engine: `docker load` each archive,
+// `docker images` SIZE equals the payload size, `docker run` output and exit
+// status, `docker stop` of pause returns in under 1 s with exit status 0."
+// One test per program × platform × fit.
+macro_rules! each_image {
+    ($($name:ident: $program:literal $platform:literal $fit:literal;)*) => {
+        $( #[test] fn $name() { load_and_run($program, $platform, $fit) } )*
+    };
+}
+
+each_image! {
+    hello_amd64_portable: "hello" "linux/amd64" "portable";
+    hello_amd64_kernel:   "hello" "linux/amd64" "kernel";
+    hello_386_portable:   "hello" "linux/386"   "portable";
+    hello_386_kernel:     "hello" "linux/386"   "kernel";
+    pause_amd64_portable: "pause" "linux/amd64" "portable";
+    pause_amd64_kernel:   "pause" "linux/amd64" "kernel";
+    pause_386_portable:   "pause" "linux/386"   "portable";
+    pause_386_kernel:     "pause" "linux/386"   "kernel";
+    exit_amd64_portable:  "exit"  "linux/amd64" "portable";
+    exit_amd64_kernel:    "exit"  "linux/amd64" "kernel";
+    exit_386_portable:    "exit"  "linux/386"   "portable";
+    exit_386_kernel:      "exit"  "linux/386"   "kernel";
+}
+
+fn load_and_run(program: &str, platform: &str, fit: &str) {
+    require!("docker");
+    let dir = tempdir();
+    let tag = test_tag(&format!("{program}-{}-{fit}", arch(platform)));
+    let mut args = vec![program];
+    if program == "exit" {
+        args.push("42");
+    }
+    args.extend(["--platform", platform, "--fit", fit]);
+
+    // $ smidge exit 42 --platform linux/386 --fit kernel --format elf -o -
+    let payload = payload(&args);
+
+    // $ smidge exit 42 --platform linux/386 --fit kernel -t TAG -o image.tar.gz
+    let archive = dir.path().join("image.tar.gz");
+    let mut build = args.clone();
+    build.extend(["-t", &tag, "-o", archive.to_str().unwrap()]);
+    ok(&build);
+    let bytes = std::fs::read(&archive).unwrap();
+    assert!(bytes.starts_with(&[0x1f, 0x8b]), "the default is gzip");
+
+    // $ docker load -i image.tar.gz
+    let image = Loaded::load("docker", &archive, &tag);
+
+    // $ docker images: SIZE is the payload, nothing else.
+    assert_eq!(
+        image.inspect("{{.Size}}"),
+        payload.len().to_string(),
+        "docker's image size must equal the {}-byte payload",
+        payload.len()
+    );
+    assert_eq!(image.inspect("{{.Os}}/{{.Architecture}}"), platform);
+    assert_eq!(
+        image.inspect("{{json .Config.Entrypoint}}"),
+        format!(r#"["/{program}"]"#)
+    );
+
+    match program {
+        "hello" => {
+            // $ docker run --rm TAG
+            let out = docker(["run", "--rm", "--platform", platform, &tag]);
+            assert!(out.status.success(), "{}", show(&out));
+            assert_eq!(out.stdout, b"Hello, world!\n", "{}", show(&out));
+        }
+        "exit" => {
+            let out = docker(["run", "--rm", "--platform", platform, &tag]);
+            assert_eq!(out.status.code(), Some(42), "{}", show(&out));
+            assert!(out.stdout.is_empty(), "{}", show(&out));
+        }
+        "pause" => pause_stops_at_once(&tag, platform),
+        _ => unreachable!(),
+    }
+}
+
+/// `docker stop` (SIGTERM to the container's PID 1) returns in under a
+/// second with exit status 0; `docker kill -s INT` does the same.
+fn pause_stops_at_once(tag: &str, platform: &str) {
+    for how in ["stop", "SIGINT"] {
+        // $ docker run -d TAG
+        let id = docker_ok(["run", "-d", "--platform", platform, tag]);
+        let container = Container(id.clone());
+        let running = || docker_ok(["inspect", "--format", "{{.State.Running}}", &id]) == "true";
+        assert!(
+            wait_until(Duration::from_secs(10), running),
+            "pause never ran"
+        );
+        // It waits: still running a moment later, using no CPU to speak of.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(running(), "pause exited by itself");
+
+        let started = Instant::now();
+        if how == "stop" {
+            // $ docker stop ID
+            docker_ok(["stop", &id]);
+        } else {
+            // $ docker kill -s INT ID; docker wait ID
+            docker_ok(["kill", "-s", "INT", &id]);
+            docker_ok(["wait", &id]);
+        }
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_secs(1),
+            "{how} took {took:?}: pause ignored the signal as PID 1"
+        );
+        assert_eq!(
+            docker_ok(["inspect", "--format", "{{.State.ExitCode}}", &id]),
+            "0",
+            "pause must exit 0 on {how}"
+        );
+        drop(container);
+    }
+}
+
+// issue #2: `hello [MESSAGE...]` prints the words joined by one space, and a
+// newline; `-n` drops the newline.
+#[test]
+fn hello_prints_its_words_joined_by_one_space() {
+    require!("docker");
+    let dir = tempdir();
+    let tag = test_tag("hello-words");
+    let archive = dir.path().join("hello.tar.gz");
+    // $ smidge hello 'héllo,' wörld ✓ -t TAG -o hello.tar.gz
+    ok([
+        "hello",
+        "héllo,",
+        "wörld",
+        "✓",
+        "-t",
+        &tag,
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    let _image = Loaded::load("docker", &archive, &tag);
+    let out = docker(["run", "--rm", &tag]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, "héllo, wörld ✓\n".as_bytes());
+}
+
+#[test]
+fn hello_n_prints_no_newline() {
+    require!("docker");
+    let dir = tempdir();
+    let tag = test_tag("hello-n");
+    let archive = dir.path().join("hello.tar.gz");
+    // $ smidge hello -n 'no newline' -t TAG -o hello.tar.gz
+    ok([
+        "hello",
+        "-n",
+        "no newline",
+        "-t",
+        &tag,
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    let _image = Loaded::load("docker", &archive, &tag);
+    let out = docker(["run", "--rm", &tag]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"no newline");
+}
+
+// issue #2: "Any length (at least 1 MiB), any bytes (UTF-8, NUL, empty)."
+#[test]
+fn hello_message_file_of_one_mebibyte_of_any_bytes() {
+    require!("docker");
+    let dir = tempdir();
+    let tag = test_tag("hello-mib");
+    let message: Vec<u8> = (0..(1usize << 20) + 7)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    assert!(message.contains(&0) && message.contains(&0xff));
+    let file = dir.path().join("message.bin");
+    std::fs::write(&file, &message).unwrap();
+    let archive = dir.path().join("hello.tar.gz");
+    // $ smidge hello --message-file message.bin -t TAG -o hello.tar.gz
+    let common = ["hello", "--message-file", file.to_str().unwrap()];
+    let payload = payload(common);
+    let mut build = common.to_vec();
+    build.extend(["-t", &tag, "-o", archive.to_str().unwrap()]);
+    ok(&build);
+
+    let image = Loaded::load("docker", &archive, &tag);
+    assert_eq!(image.inspect("{{.Size}}"), payload.len().to_string());
+    let out = docker(["run", "--rm", &tag]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(out.stdout == message, "docker run printed other bytes");
+}
+
+#[test]
+fn hello_empty_message_prints_nothing() {
+    require!("docker");
+    let dir = tempdir();
+    let tag = test_tag("hello-empty");
+    let archive = dir.path().join("hello.tar");
+    // $ smidge hello --message-file /dev/null --compression none -t TAG -o hello.tar
+    ok([
+        "hello",
+        "--message-file",
+        "/dev/null",
+        "--compression",
+        "none",
+        "-t",
+        &tag,
+        "-o",
+        archive.to_str().unwrap(),
+    ]);
+    let _image = Loaded::load("docker", &archive, &tag);
+    let out = docker(["run", "--rm", &tag]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(out.stdout, b"");
+}
+
+// issue #2: `--base64` writes `echo <base64> | base64 -d | docker load`.
+#[test]
+fn base64_command_piped_through_sh_loads_in_docker() {
+    require!("docker");
+    let tag = test_tag("base64");
+    // $ smidge hello 'from base64' --base64 -t TAG -o -
+    let line = ok(["hello", "from base64", "--base64", "-t", &tag, "-o", "-"]);
+    let text = String::from_utf8(line.clone()).expect("the command is text");
+    assert_eq!(
+        text.trim_end_matches('\n').lines().count(),
+        1,
+        "one line: {text}"
+    );
+    assert!(text.starts_with("echo "), "{text}");
+    assert!(
+        text.trim_end().ends_with("| base64 -d | docker load"),
+        "{text}"
+    );
+
+    // $ smidge … --base64 | sh
+    let _ = docker(["rmi", "-f", &tag]);
+    let image = Loaded {
+        engine: "docker",
+        tag: tag.clone(),
+    };
+    let out = pipe(&mut Command::new("sh"), &line);
+    assert!(out.status.success(), "sh failed:\n{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&tag));
+    let out = docker(["run", "--rm", &image.tag]);
+    assert_eq!(out.stdout, b"from base64\n", "{}", show(&out));
+}
+
+// issue #2: without -o, the archive goes to stdout when it is not a terminal.
+#[test]
+fn archive_on_stdout_pipes_into_docker_load() {
+    require!("docker");
+    let tag = test_tag("stdout");
+    // $ smidge exit 7 -t TAG | docker load
+    let archive = ok(["exit", "7", "-t", &tag]);
+    let _image = Loaded::load_stdin("docker", &archive, &tag);
+    let out = docker(["run", "--rm", &tag]);
+    assert_eq!(out.status.code(), Some(7), "{}", show(&out));
+}
+
+// issue #2: "the same command gives the same bytes and the same image ID
+// every time"; compression does not change the image either.
+#[test]
+fn same_command_twice_gives_same_bytes_and_same_image_id() {
+    require!("docker");
+    let dir = tempdir();
+    let tag = test_tag("reproducible");
+    let build = |name: &str, compression: &str| {
+        let path = dir.path().join(name);
+        ok([
+            "pause",
+            "--platform",
+            "linux/386",
+            "--compression",
+            compression,
+            "-t",
+            &tag,
+            "-o",
+            path.to_str().unwrap(),
+        ]);
+        path
+    };
+    let first = build("first.tar.gz", "gzip");
+    std::thread::sleep(Duration::from_millis(1100)); // a clock tick apart
+    let second = build("second.tar.gz", "gzip");
+    let plain = build("plain.tar", "none");
+    assert!(
+        std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(),
+        "two runs of the same command wrote different archives"
+    );
+
+    let id_of = |archive: &Path| {
+        let image = Loaded::load("docker", archive, &tag);
+        image.inspect("{{.Id}}")
+    };
+    let id = id_of(&first);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(id_of(&second), id);
+    assert_eq!(id_of(&plain), id, "compression changed the image ID");
+}
+
+// issue #2: the docker archive is one `podman load` reads (uncompressed).
+#[test]
+fn podman_loads_the_uncompressed_archive_and_runs_hello() {
+    require!("podman");
+    let dir = tempdir();
+    for platform in PLATFORMS {
+        // podman names an image without a registry `localhost/…`; say so up front.
+        let tag = format!(
+            "localhost/{}",
+            test_tag(&format!("podman-{}", arch(platform)))
+        );
+        let archive = dir.path().join(format!("{}.tar", arch(platform)));
+        let message = format!("hello from podman on {platform}");
+        // $ smidge hello MESSAGE --platform P --compression none -t TAG -o hello.tar
+        ok([
+            "hello",
+            &message,
+            "--platform",
+            platform,
+            "--compression",
+            "none",
+            "-t",
+            &tag,
+            "-o",
+            archive.to_str().unwrap(),
+        ]);
+        // $ podman load -i hello.tar
+        let image = Loaded::load("podman", &archive, &tag);
+        assert_eq!(image.inspect("{{.Os}}/{{.Architecture}}"), platform);
+        // $ podman run --rm TAG
+        let out = Command::new("podman")
+            .args(["run", "--rm"])
+            .args(PODMAN_RUN_LIMITS)
+            .arg(&tag)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman run:\n{}", show(&out));
+        assert_eq!(out.stdout, format!("{message}\n").as_bytes());
+    }
+}

@@ -1,0 +1,400 @@
+//! Helpers shared by the integration tests (issue #2).
+//!
+//! Every test runs the real binary (`CARGO_BIN_EXE_smidge`) the way a user
+//! would. Tests that need an outside tool (a Docker daemon, podman, skopeo,
+//! umoci, qemu-user, unshare) start with `require!("docker")`: when the tool
+//! is missing the test prints `skipped: <why>` and returns, unless
+//! `SMIDGE_TEST_STRICT=1` (set by `scripts/test`), which turns the skip into
+//! a failure so CI can never pass by skipping.
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_smidge");
+
+/// The two platforms of issue #2 and the two fits.
+pub const PLATFORMS: [&str; 2] = ["linux/amd64", "linux/386"];
+pub const FITS: [&str; 2] = ["portable", "kernel"];
+pub const PROGRAMS: [&str; 3] = ["hello", "pause", "exit"];
+
+/// `smidge` as a `Command`, stdin closed.
+pub fn smidge() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+/// Run `smidge ARGS` and collect its output.
+pub fn run<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    smidge().args(args).output().expect("spawn smidge")
+}
+
+/// Run `smidge ARGS` in `dir`.
+pub fn run_in<I, S>(dir: &Path, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    smidge()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("spawn smidge")
+}
+
+/// Run `smidge ARGS` with `input` on stdin.
+pub fn run_stdin<I, S>(args: I, input: &[u8]) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    pipe(smidge().args(args), input)
+}
+
+/// Run `cmd` with `input` on its stdin and collect its output.
+pub fn pipe(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The child may exit without reading everything; that is its business.
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("wait");
+    writer.join().unwrap();
+    out
+}
+
+/// Run `smidge ARGS`, require success, return stdout.
+pub fn ok<I, S>(args: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "smidge {:?} failed:\n{}",
+        args,
+        show(&out)
+    );
+    out.stdout
+}
+
+/// The payload alone (`--format elf` to stdout) for `smidge ARGS`.
+pub fn payload<I, S>(args: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut all: Vec<std::ffi::OsString> =
+        args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    all.extend(["--format", "elf", "-o", "-"].map(Into::into));
+    let bytes = ok(&all);
+    assert!(bytes.starts_with(b"\x7fELF"), "not an ELF file: {all:?}");
+    bytes
+}
+
+/// A fresh temporary directory, removed when dropped.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("smidge-test.")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Status, stdout and stderr of a finished process, for assertion messages.
+pub fn show(out: &Output) -> String {
+    let clip = |b: &[u8]| {
+        let s = String::from_utf8_lossy(&b[..b.len().min(2000)]).into_owned();
+        if b.len() > 2000 {
+            format!("{s}… ({} bytes)", b.len())
+        } else {
+            s
+        }
+    };
+    format!(
+        "status: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        clip(&out.stdout),
+        clip(&out.stderr)
+    )
+}
+
+/// Does `haystack` contain `needle`?
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `SMIDGE_TEST_STRICT=1`: a missing tool fails the test instead of skipping it.
+pub fn strict() -> bool {
+    std::env::var("SMIDGE_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Is `tool` usable here? Returns false (after printing `skipped: <why>`)
+/// when it is not; panics instead under `SMIDGE_TEST_STRICT=1`.
+///
+/// Tools: `docker` (a reachable daemon), `podman`, `skopeo`, `umoci`
+/// (and root, for `umoci unpack`), `qemu-x86_64`, `qemu-i386`, `unshare`
+/// (a new PID namespace can be made), `script` (a pty), `root`, `x86`
+/// (the host runs amd64 and 386 code natively), or any command that answers
+/// `--version`.
+pub fn require(tool: &str) -> bool {
+    static CACHE: OnceLock<Mutex<HashMap<String, Result<(), String>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let verdict = {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(tool.to_owned())
+            .or_insert_with(|| probe(tool))
+            .clone()
+    };
+    match verdict {
+        Ok(()) => true,
+        Err(why) if strict() => {
+            panic!("SMIDGE_TEST_STRICT=1 and {tool} is not usable: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
+/// Return early from the test unless every tool is usable (see [`require`]).
+#[macro_export]
+macro_rules! require {
+    ($($tool:expr),+ $(,)?) => {
+        $( if !$crate::support::require($tool) { return; } )+
+    };
+}
+
+fn probe(tool: &str) -> Result<(), String> {
+    let works = |program: &str, args: &[&str]| -> Result<(), String> {
+        match Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "`{program} {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => Err(format!("{program} not found ({e})")),
+        }
+    };
+    match tool {
+        "docker" => works("docker", &["info", "--format", "{{.ServerVersion}}"])
+            .map_err(|e| format!("no Docker daemon reachable: {e}")),
+        "podman" => works("podman", &["info"]),
+        "umoci" => {
+            works("umoci", &["--version"])?;
+            is_root()
+                .then_some(())
+                .ok_or_else(|| "umoci unpack needs root".into())
+        }
+        "unshare" => works("unshare", &["--pid", "--fork", "--", "true"]),
+        "script" => works("script", &["-qec", "true", "/dev/null"]),
+        "root" => is_root().then_some(()).ok_or_else(|| "needs root".into()),
+        "x86" => (cfg!(any(target_arch = "x86_64", target_arch = "x86")))
+            .then_some(())
+            .ok_or_else(|| "the host does not run amd64/386 code natively".into()),
+        other => works(other, &["--version"]),
+    }
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+// ---------------------------------------------------------------- docker
+
+/// A tag no other test (or test run) uses: `smidge-test/<name>:<pid>`.
+pub fn test_tag(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '.' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .collect();
+    format!("smidge-test/{name}:{}", std::process::id())
+}
+
+/// The architecture part of `linux/<arch>`, as docker and OCI spell it.
+pub fn arch(platform: &str) -> &str {
+    platform.split('/').nth(1).expect("os/arch")
+}
+
+/// Run `docker ARGS`.
+pub fn docker<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn docker")
+}
+
+/// Run `docker ARGS`, require success, return stdout trimmed.
+pub fn docker_ok<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = docker(&args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}",
+        show(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A tag loaded into an engine (`docker` or `podman`); removed on drop, so
+/// parallel tests and reruns never see each other's images. Removal is by
+/// tag: an image another test loaded under its own tag stays.
+pub struct Loaded {
+    pub engine: &'static str,
+    pub tag: String,
+}
+
+impl Loaded {
+    /// `<engine> load -i ARCHIVE`, which must name `tag` in its output.
+    pub fn load(engine: &'static str, archive: &Path, tag: &str) -> Loaded {
+        // Remove leftovers of an earlier, interrupted run first.
+        let _ = Command::new(engine).args(["rmi", "-f", tag]).output();
+        let out = Command::new(engine)
+            .arg("load")
+            .arg("-i")
+            .arg(archive)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn load");
+        let loaded = Loaded {
+            engine,
+            tag: tag.to_owned(),
+        };
+        assert!(
+            out.status.success(),
+            "{engine} load -i {} failed:\n{}",
+            archive.display(),
+            show(&out)
+        );
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains(tag),
+            "{engine} load did not report {tag}:\n{}",
+            show(&out)
+        );
+        loaded
+    }
+
+    /// Like `load`, but the archive arrives on stdin (`smidge … | docker load`).
+    pub fn load_stdin(engine: &'static str, archive: &[u8], tag: &str) -> Loaded {
+        let _ = Command::new(engine).args(["rmi", "-f", tag]).output();
+        let out = pipe(Command::new(engine).arg("load"), archive);
+        let loaded = Loaded {
+            engine,
+            tag: tag.to_owned(),
+        };
+        assert!(
+            out.status.success(),
+            "{engine} load failed:\n{}",
+            show(&out)
+        );
+        loaded
+    }
+
+    /// `<engine> image inspect --format FORMAT TAG`.
+    pub fn inspect(&self, format: &str) -> String {
+        let out = Command::new(self.engine)
+            .args(["image", "inspect", "--format", format, &self.tag])
+            .output()
+            .expect("spawn inspect");
+        assert!(
+            out.status.success(),
+            "inspect {}:\n{}",
+            self.tag,
+            show(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        let _ = Command::new(self.engine)
+            .args(["rmi", "-f", &self.tag])
+            .output();
+    }
+}
+
+/// A container, removed (`docker rm -f`) on drop.
+pub struct Container(pub String);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(["rm", "-f", &self.0]);
+    }
+}
+
+/// Poll `check` every 20 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if check() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `podman run` flags this machine needs: as root in a VM whose hard
+/// RLIMIT_NOFILE/RLIMIT_NPROC are below podman's defaults (1048576 and
+/// 4194304), runc cannot raise them ("error setting rlimit type 7:
+/// operation not permitted"), so ask for small limits.
+pub const PODMAN_RUN_LIMITS: [&str; 4] = [
+    "--ulimit",
+    "nofile=1024:1024",
+    "--ulimit",
+    "nproc=1024:1024",
+];
