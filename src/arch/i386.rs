@@ -45,7 +45,7 @@ impl Isa for I386 {
                 insns.push(x86::set_edx(message.len()));
                 insns.push(Insn::new(&[0xcd, 0x80], "int 0x80"));
                 // eax holds what write returned; ebx is 1, the SYS_exit number.
-                insns.push(Insn::new(&[0x93], "xchg eax, ebx ; SYS_exit"));
+                insns.push(Insn::new(&[0x93], "xchg ebx, eax ; eax = 1 = SYS_exit"));
                 insns.push(Insn::new(&[0x31, 0xdb], "xor ebx, ebx ; status 0"));
                 insns.push(Insn::new(&[0xcd, 0x80], "int 0x80"));
             }

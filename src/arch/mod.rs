@@ -44,6 +44,9 @@ pub struct Insn {
     pub label: Option<u8>,
     /// The instruction reads the flags, so nothing that changes them may be put before it.
     pub reads_flags: bool,
+    /// How many bytes after the instruction are its operand without being part of it: a
+    /// skip's operand is the fixed header bytes it flows over.
+    pub swallows: usize,
 }
 
 impl Insn {
@@ -54,6 +57,7 @@ impl Insn {
             fixup: None,
             label: None,
             reads_flags: false,
+            swallows: 0,
         }
     }
 
@@ -69,6 +73,11 @@ impl Insn {
 
     pub fn reads_flags(mut self) -> Insn {
         self.reads_flags = true;
+        self
+    }
+
+    pub fn swallows(mut self, n: usize) -> Insn {
+        self.swallows = n;
         self
     }
 

@@ -12,9 +12,9 @@ pub fn jump(target: Target) -> Insn {
 pub fn skip(fixed: usize) -> Option<Insn> {
     match fixed {
         // cmp al, imm8 (3C ib): the byte that follows is its operand; only flags change.
-        1 => Some(Insn::new(&[0x3c], "cmp al, <next byte>")),
+        1 => Some(Insn::new(&[0x3c], "cmp al, <next byte>").swallows(1)),
         // cmp eax, imm32 (3D id): the four bytes that follow are its operand.
-        4 => Some(Insn::new(&[0x3d], "cmp eax, <next 4 bytes>")),
+        4 => Some(Insn::new(&[0x3d], "cmp eax, <next 4 bytes>").swallows(4)),
         _ => None,
     }
 }

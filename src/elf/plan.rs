@@ -64,10 +64,14 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
     for (i, insn) in code.insns.iter().enumerate() {
         // Room this instruction needs in the current hole: itself, plus a way out unless
         // nothing follows it.
+        // Skipping into the next hole is cheaper than a jump, but only helps if the next
+        // instruction fits there.
         let exit_cost = |h: usize, next: Option<&Insn>| -> usize {
-            match transition(isa, &holes, h, next) {
-                Some(skip) => skip.len(),
-                None => jump_len,
+            match (transition(isa, &holes, h, next), next) {
+                (Some(skip), Some(next)) if fits(&holes[h + 1], next, i + 2 == n, jump_len) => {
+                    skip.len()
+                }
+                _ => jump_len,
             }
         };
         let next = code.insns.get(i + 1);
