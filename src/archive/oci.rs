@@ -6,8 +6,22 @@
 //! blobs/sha256/<hex>        the manifest, the config, the layer
 //! ```
 //!
-//! Where compression applies (chosen by testing skopeo 1.9, umoci 0.4.7, podman 4.3):
-//! COMPRESSION_DECISION
+//! Where `compression` applies (chosen by testing skopeo 1.9, umoci 0.4.7, podman 4.3 and
+//! `skopeo copy … docker-daemon:` into docker 20.10, all of which accept every form below):
+//!
+//! - [`oci_archive`]: to the *outer* tar. `skopeo inspect|copy oci-archive:x.tar.gz` and
+//!   `podman load -i x.tar.gz` detect gzip and read it. The layer blob inside stays an
+//!   uncompressed `application/vnd.oci.image.layer.v1.tar`: a gzip inside a gzip would add
+//!   its 18-byte frame and hide the layer's zero padding from the outer compression.
+//! - [`write_oci_dir`]: there is no outer stream, so to the *layer blob*
+//!   (`application/vnd.oci.image.layer.v1.tar+gzip`); `umoci unpack --image DIR:TAG` and
+//!   `skopeo … oci:DIR:TAG` read either media type.
+//!
+//! Files of the layout tar keep mode 0644 (unlike the docker archive's empty modes):
+//! skopeo extracts an oci-archive to disk, possibly rootless, where a mode-0 file could
+//! not be read back. `index.json` names the manifest twice: `ref.name` = the tag (what
+//! `oci:DIR:TAG` and umoci look up) and `io.containerd.image.name` = `repo:tag`, without
+//! which `podman load` names the image `localhost/latest:latest`.
 
 use std::fs;
 use std::path::Path;
@@ -109,4 +123,87 @@ pub fn write_oci_dir(
         let _ = fs::remove_dir_all(&tmp_path);
         ArchiveError::io(dir)(e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Platform;
+    use std::io::Read;
+
+    fn sample() -> (Image, Reference) {
+        (
+            Image::with_epoch(Platform::Amd64, "hello", b"12345678", None).unwrap(),
+            "smidge/t:latest".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn archive_holds_the_layout() {
+        let (img, tag) = sample();
+        let gz = oci_archive(&img, &tag, Compression::Gzip);
+        assert_eq!(gz, oci_archive(&img, &tag, Compression::Gzip));
+        let mut plain = vec![];
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, oci_archive(&img, &tag, Compression::None));
+        let mut ar = ::tar::Archive::new(&plain[..]);
+        let mut names = vec![];
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            assert_eq!(e.header().mode().unwrap(), 0o644);
+            let mut data = vec![];
+            e.read_to_end(&mut data).unwrap();
+            if let Some(hex) = name.strip_prefix("blobs/sha256/") {
+                assert_eq!(Digest::of(&data).hex(), hex);
+            }
+            names.push(name);
+        }
+        assert_eq!(names[..2], ["oci-layout", "index.json"]);
+        assert_eq!(names.len(), 5);
+        let layer = format!("blobs/sha256/{}", img.diff_id().hex());
+        assert!(names.contains(&layer), "layer stored uncompressed");
+    }
+
+    #[test]
+    fn dir_is_written_whole_and_never_over_something() {
+        let (img, tag) = sample();
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("layout");
+        write_oci_dir(&img, &tag, Compression::Gzip, &dir).unwrap();
+        assert_eq!(fs::read(dir.join("oci-layout")).unwrap(), OCI_LAYOUT);
+        let index: oci_spec::image::ImageIndex =
+            serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let m = &index.manifests()[0];
+        let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(
+            &fs::read(dir.join("blobs/sha256").join(m.digest().digest())).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.layers()[0].media_type(),
+            &oci_spec::image::MediaType::ImageLayerGzip
+        );
+        assert_eq!(fs::read_dir(dir.join("blobs/sha256")).unwrap().count(), 3);
+        // Only the layout is left in the parent: no temporary directory.
+        assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 1);
+        // A second write is refused (not empty), as is a file in the way.
+        assert!(matches!(
+            write_oci_dir(&img, &tag, Compression::Gzip, &dir),
+            Err(ArchiveError::TargetNotEmpty(_))
+        ));
+        let file = parent.path().join("f");
+        fs::write(&file, b"").unwrap();
+        assert!(matches!(
+            write_oci_dir(&img, &tag, Compression::None, &file),
+            Err(ArchiveError::TargetNotEmpty(_))
+        ));
+        // An empty directory is replaced.
+        let empty = parent.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        write_oci_dir(&img, &tag, Compression::None, &empty).unwrap();
+        assert!(empty.join("index.json").is_file());
+        assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 3);
+    }
 }

@@ -158,7 +158,7 @@ mod tests {
         let b = Image::with_epoch(Platform::Amd64, "/hello", b"12345678", None).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.entrypoint(), "/hello");
-        assert_eq!(a.layer_tar().len(), 512 * 4);
+        assert_eq!(a.layer_tar().len(), 512 * 2);
         assert_eq!(*a.diff_id(), Digest::of(a.layer_tar()));
         let cfg: serde_json::Value = serde_json::from_slice(a.config_json()).unwrap();
         assert_eq!(cfg["rootfs"]["diff_ids"][0], a.diff_id().to_string());
