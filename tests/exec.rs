@@ -1,0 +1,318 @@
+//! Every amd64 and 386 payload executed for real, with no Docker: natively, under
+//! qemu-user (portable fit), and `pause` as PID 1 of a new PID namespace. Issue #2.
+
+mod support;
+
+use smidge::elf;
+use smidge::{Fit, Platform, Program};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn write_payload(dir: &Path, program: &Program, platform: Platform, fit: Fit) -> PathBuf {
+    let bytes = elf::build(program, platform, fit).unwrap().bytes;
+    let path = dir.join(format!(
+        "{}-{}-{fit}",
+        program.name(),
+        platform.architecture()
+    ));
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn qemu(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Amd64 => "qemu-x86_64",
+        Platform::I386 => "qemu-i386",
+    }
+}
+
+/// The ways a payload is run: natively, and under qemu-user for the portable fit.
+fn runners(platform: Platform, fit: Fit) -> Vec<Vec<String>> {
+    let mut r = vec![vec![]];
+    if fit == Fit::Portable {
+        r.push(vec![qemu(platform).to_string()]);
+    }
+    r
+}
+
+fn command(runner: &[String], exe: &Path) -> Command {
+    match runner.split_first() {
+        None => Command::new(exe),
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(exe);
+            c
+        }
+    }
+}
+
+fn require_all() -> bool {
+    support::require("x86") && support::require("qemu-x86_64") && support::require("qemu-i386")
+}
+
+#[test]
+fn hello_prints_exactly_its_message() {
+    if !require_all() {
+        return;
+    }
+    let dir = support::tempdir();
+    let messages: Vec<Vec<u8>> = vec![
+        b"Hello, world!\n".to_vec(),
+        Vec::new(),
+        b"\0".to_vec(),
+        "h\u{e9}llo, w\u{f6}rld \u{1f980}\n".as_bytes().to_vec(),
+        (0..=255u8).collect(),
+        (0..(1 << 20) + 3).map(|i| (i * 7 % 251) as u8).collect(),
+    ];
+    for platform in Platform::ALL {
+        for fit in Fit::ALL {
+            for message in &messages {
+                let exe =
+                    write_payload(dir.path(), &Program::Hello(message.clone()), platform, fit);
+                for runner in runners(platform, fit) {
+                    let out = command(&runner, &exe).output().unwrap();
+                    assert!(
+                        out.stdout == *message && out.status.code() == Some(0),
+                        "{platform} {fit} {runner:?}: {}-byte message: got {} bytes, {}",
+                        message.len(),
+                        out.stdout.len(),
+                        out.status
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn exit_returns_its_code() {
+    if !require_all() {
+        return;
+    }
+    let dir = support::tempdir();
+    for platform in Platform::ALL {
+        for fit in Fit::ALL {
+            for code in [0u8, 1, 42, 127, 128, 255] {
+                let exe = write_payload(dir.path(), &Program::Exit(code), platform, fit);
+                for runner in runners(platform, fit) {
+                    let out = command(&runner, &exe).output().unwrap();
+                    assert_eq!(
+                        out.status.code(),
+                        Some(i32::from(code)),
+                        "{platform} {fit} {runner:?}"
+                    );
+                    assert!(out.stdout.is_empty());
+                }
+            }
+        }
+    }
+}
+
+/// Waits for `child` to exit, up to `limit`.
+fn wait_within(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args(["-s", sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "kill -s {sig} {pid}");
+}
+
+/// State letter of /proc/PID/stat ('S' sleeping, 'R' running, 'Z' zombie, ...).
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next())
+}
+
+/// CPU ticks (utime + stime) a process used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = stat.rsplit_once(") ").unwrap().1;
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
+    if !require_all() {
+        return;
+    }
+    let dir = support::tempdir();
+    for platform in Platform::ALL {
+        for fit in Fit::ALL {
+            let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
+            for runner in runners(platform, fit) {
+                for sig in ["TERM", "INT"] {
+                    let mut child = command(&runner, &exe).spawn().unwrap();
+                    std::thread::sleep(Duration::from_millis(150));
+                    assert!(
+                        child.try_wait().unwrap().is_none(),
+                        "{platform} {fit}: pause exited by itself"
+                    );
+                    // Stopped and continued (what SIGSTOP/SIGCONT do to a waiting syscall):
+                    // it must keep waiting, not exit.
+                    signal(child.id(), "STOP");
+                    std::thread::sleep(Duration::from_millis(50));
+                    signal(child.id(), "CONT");
+                    std::thread::sleep(Duration::from_millis(100));
+                    assert!(
+                        child.try_wait().unwrap().is_none(),
+                        "{platform} {fit} {runner:?}: exited after STOP/CONT"
+                    );
+                    assert_eq!(state(child.id()), Some('S'), "waits asleep");
+                    signal(child.id(), sig);
+                    let status = wait_within(&mut child, Duration::from_millis(500));
+                    assert_eq!(
+                        status.and_then(|s| s.code()),
+                        Some(0),
+                        "{platform} {fit} {runner:?}: SIG{sig} → {status:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `unshare --pid --fork PAYLOAD`: the payload is PID 1 of a new PID namespace. Returns
+/// the unshare process and the payload's PID as the host sees it.
+fn spawn_pid1(exe: &Path, args: &[&str]) -> (Child, u32) {
+    let child = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--"])
+        .arg(exe)
+        .args(args)
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next() {
+            let pid: u32 = pid.parse().unwrap();
+            // Wait for the exec to have happened.
+            let exe_link = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+            if exe_link.as_deref() == Some(exe) {
+                return (child, pid);
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "pause did not start"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
+    if !(support::require("x86") && support::require("unshare")) {
+        return;
+    }
+    let dir = support::tempdir();
+    for platform in Platform::ALL {
+        for fit in Fit::ALL {
+            let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
+            for sig in ["TERM", "INT"] {
+                let (mut unshare, pid1) = spawn_pid1(&exe, &[]);
+                std::thread::sleep(Duration::from_millis(100));
+                let ticks = cpu_ticks(pid1);
+                std::thread::sleep(Duration::from_millis(300));
+                assert_eq!(
+                    cpu_ticks(pid1),
+                    ticks,
+                    "{platform} {fit}: pause uses CPU while waiting"
+                );
+                let sent = Instant::now();
+                signal(pid1, sig);
+                let status = wait_within(&mut unshare, Duration::from_millis(500));
+                assert_eq!(
+                    status.and_then(|s| s.code()),
+                    Some(0),
+                    "{platform} {fit}: PID 1 got SIG{sig}: {status:?} after {:?}",
+                    sent.elapsed()
+                );
+            }
+        }
+    }
+}
+
+/// Orphans a short-lived grandchild into the namespace of `pid1` and reports whether it
+/// was left as a zombie child of `pid1` one second later.
+fn leaves_zombie(pid1: u32) -> bool {
+    // nsenter's shell forks `sleep` into the background and exits: the sleeper is
+    // reparented to the namespace's init, which must reap it when it exits.
+    let status = Command::new("nsenter")
+        .args([
+            "--target",
+            &pid1.to_string(),
+            "--pid",
+            "--",
+            "sh",
+            "-c",
+            "sleep 0.2 & exit 0",
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(1000));
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid1}/task/{pid1}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .any(|c| state(c.parse().unwrap()) == Some('Z'))
+}
+
+#[test]
+fn pause_as_pid1_reaps_orphans() {
+    if !(support::require("x86") && support::require("unshare") && support::require("nsenter")) {
+        return;
+    }
+    let dir = support::tempdir();
+    // The check can fail: a PID 1 that never waits (sleep) keeps the orphan as a zombie.
+    let sleep = PathBuf::from(
+        String::from_utf8(
+            Command::new("sh")
+                .args(["-c", "command -v sleep"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap()
+        .trim(),
+    );
+    let (mut control, pid1) = spawn_pid1(&std::fs::canonicalize(sleep).unwrap(), &["30"]);
+    assert!(
+        leaves_zombie(pid1),
+        "control: `sleep` as PID 1 should leave a zombie"
+    );
+    control.kill().unwrap();
+    let _ = control.wait();
+
+    for platform in Platform::ALL {
+        for fit in Fit::ALL {
+            let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
+            let (mut unshare, pid1) = spawn_pid1(&exe, &[]);
+            assert!(
+                !leaves_zombie(pid1),
+                "{platform} {fit}: pause left a zombie"
+            );
+            signal(pid1, "TERM");
+            let status = wait_within(&mut unshare, Duration::from_millis(500));
+            assert_eq!(status.and_then(|s| s.code()), Some(0));
+        }
+    }
+}
