@@ -190,7 +190,7 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
 /// `unshare --pid --fork PAYLOAD`: the payload is PID 1 of a new PID namespace. Returns
 /// the unshare process and the payload's PID as the host sees it.
 fn spawn_pid1(exe: &Path, args: &[&str]) -> (Child, u32) {
-    let child = Command::new("unshare")
+    let mut child = Command::new("unshare")
         .args(["--pid", "--fork", "--kill-child", "--"])
         .arg(exe)
         .args(args)
