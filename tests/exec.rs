@@ -189,6 +189,8 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
 
 /// `unshare --pid --fork PAYLOAD`: the payload is PID 1 of a new PID namespace. Returns
 /// the unshare process and the payload's PID as the host sees it.
+// The child goes back to the caller, which waits for it.
+#[allow(clippy::zombie_processes)]
 fn spawn_pid1(exe: &Path, args: &[&str]) -> (Child, u32) {
     let mut child = Command::new("unshare")
         .args(["--pid", "--fork", "--kill-child", "--"])
