@@ -252,21 +252,15 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
     }
 }
 
-/// Orphans a short-lived grandchild into the namespace of `pid1` and reports whether it
-/// was left as a zombie child of `pid1` one second later.
+/// Hands `pid1` two orphans, one already a zombie and one still running when its parent
+/// exits, and reports whether either is left as a zombie child of `pid1` afterwards.
 fn leaves_zombie(pid1: u32) -> bool {
-    // nsenter's shell forks `sleep` into the background and exits: the sleeper is
-    // reparented to the namespace's init, which must reap it when it exits.
+    // The shell starts two sleepers and becomes `sleep 0.4`, which never waits: the 0.2 s
+    // sleeper is a zombie by the time its parent exits, the 0.6 s one is still running.
+    // Both are reparented to the namespace's init, which must reap them.
     let status = Command::new("nsenter")
-        .args([
-            "--target",
-            &pid1.to_string(),
-            "--pid",
-            "--",
-            "sh",
-            "-c",
-            "sleep 0.2 & exit 0",
-        ])
+        .args(["--target", &pid1.to_string(), "--pid", "--"])
+        .args(["sh", "-c", "sleep 0.2 & sleep 0.6 & exec sleep 0.4"])
         .stdout(Stdio::null())
         .status()
         .unwrap();
