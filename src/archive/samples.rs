@@ -39,4 +39,26 @@ fn write_samples() {
     for s in sizes {
         println!("{s}");
     }
+    // Real payloads from the elf module, for the size table.
+    for program in [
+        crate::Program::Hello(b"Hello, world!\n".to_vec()),
+        crate::Program::Pause,
+        crate::Program::Exit(42),
+    ] {
+        for platform in Platform::ALL {
+            for fit in crate::Fit::ALL {
+                let Ok(p) = crate::elf::build(&program, platform, fit) else {
+                    continue;
+                };
+                let img = Image::with_epoch(platform, "hello", &p.bytes, None).unwrap();
+                println!(
+                    "{program:?} {platform} {fit}: payload {} B, docker gzip {} B, plain {} B, oci gzip {} B",
+                    p.bytes.len(),
+                    docker_archive(&img, &tag, Compression::Gzip).len(),
+                    docker_archive(&img, &tag, Compression::None).len(),
+                    oci_archive(&img, &tag, Compression::Gzip).len(),
+                );
+            }
+        }
+    }
 }
