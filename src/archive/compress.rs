@@ -10,15 +10,17 @@ use std::io::Write;
 use std::num::NonZeroU64;
 
 /// Inputs larger than this (1 MiB) are compressed with flate2 level 9 instead of Zopfli.
-/// Zopfli runs at roughly 100 KiB/s per iteration; a 1 MiB layer with the default 15
-/// iterations takes seconds, a 10 MiB one minutes.
+/// Measured (release build): Zopfli with 15 iterations takes 2 s for 1 MiB of an ELF
+/// binary and grows a little faster than linearly, so a 10 MiB static binary would take
+/// half a minute or more; flate2 does 1 MiB in milliseconds.
 pub const ZOPFLI_MAX_INPUT: usize = 1 << 20;
 
 /// Inputs up to this size (64 KiB) get [`ZOPFLI_ITERATIONS_SMALL`] iterations.
 pub const ZOPFLI_SMALL_INPUT: usize = 64 << 10;
 
-/// Zopfli iterations for small inputs: enough that more iterations stop paying (measured on
-/// our docker archives: 1000 iterations gain nothing over 100).
+/// Zopfli iterations for small inputs: enough that more stop paying (measured on our docker
+/// archives: 15, 100 and 1000 iterations give the same size, 5000 one byte less). A 4 KiB
+/// archive takes a few milliseconds in a release build; 64 KiB about a second.
 pub const ZOPFLI_ITERATIONS_SMALL: u64 = 100;
 
 /// Zopfli iterations for inputs between 64 KiB and 1 MiB (Zopfli's default).
