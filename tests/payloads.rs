@@ -291,3 +291,26 @@ fn loads_high_enough_with_little_zero_fill() {
         }
     }
 }
+
+/// Messages of every length from 0 to 300 bytes build in every layout (data goes into a
+/// hole when it fits one, code flows around it) and point at their bytes.
+#[test]
+fn every_short_message_length_lays_out() {
+    for len in 0..=300usize {
+        let message: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+        for platform in Platform::ALL {
+            for fit in Fit::ALL {
+                let p = elf::build(&Program::Hello(message.clone()), platform, fit)
+                    .unwrap_or_else(|e| panic!("{len} bytes, {platform} {fit}: {e}"));
+                if let Some(at) = p.data {
+                    // Trailing zero bytes of a kernel-fit file may be cut; none here.
+                    assert_eq!(
+                        &p.bytes[at..at + len],
+                        &message[..],
+                        "{len} {platform} {fit}"
+                    );
+                }
+            }
+        }
+    }
+}

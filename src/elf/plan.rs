@@ -32,12 +32,18 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
     let mut holes = layout.holes();
     let header_len = layout.header_len();
 
-    // Data that fits a hole whole goes into the smallest such hole; otherwise after the code.
+    // Data that fits a hole whole goes into the smallest such hole (not the one a prefixed
+    // entry point runs into); otherwise after the code.
+    let entry_hole = match layout.entry() {
+        Entry::Prefixed { code, .. } => Some(code),
+        Entry::Free => None,
+    };
     let mut data_at = None;
     if !code.data.is_empty() {
         let best = holes
             .iter()
             .enumerate()
+            .filter(|(_, h)| Some(h.start) != entry_hole)
             .filter(|(_, h)| h.end != usize::MAX && h.len() >= code.data.len())
             .min_by_key(|(_, h)| h.len())
             .map(|(i, _)| i);
@@ -50,7 +56,15 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
     let jump_len = isa.jump(Target::Data).len();
     let mut placed: Vec<Placed> = Vec::new();
     let (mut h, prefix) = match layout.entry() {
-        Entry::Free => (0, None),
+        // Start in the first hole the first instruction fits (with room to leave it).
+        Entry::Free => {
+            let first = code.insns.first().expect("a program has instructions");
+            let i = holes
+                .iter()
+                .position(|r| fits(r, first, code.insns.len() == 1, jump_len))
+                .expect("the last hole is unbounded");
+            (i, None)
+        }
         Entry::Prefixed { offset, code: at } => {
             let i = holes
                 .iter()
