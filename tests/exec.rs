@@ -63,6 +63,10 @@ fn hello_prints_exactly_its_message() {
         b"Hello, world!\n".to_vec(),
         Vec::new(),
         b"\0".to_vec(),
+        // Short messages go into header holes: one for each hole size.
+        b"abc".to_vec(),
+        b"abcdefgh\n".to_vec(),
+        b"abcdefghijk\n".to_vec(),
         "h\u{e9}llo, w\u{f6}rld \u{1f980}\n".as_bytes().to_vec(),
         (0..=255u8).collect(),
         (0..(1 << 20) + 3).map(|i| (i * 7 % 251) as u8).collect(),
