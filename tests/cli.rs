@@ -287,7 +287,7 @@ fn run_payload(dir: &Path, name: &str, args: &[&str]) -> (Option<i32>, Vec<u8>) 
     if mode & 0o111 == 0 {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let out = Command::new(&path).output().expect("exec payload");
+    let out = output_of_new_executable(&mut Command::new(&path)).expect("exec payload");
     (out.status.code(), out.stdout)
 }
 

@@ -112,6 +112,25 @@ where
     bytes
 }
 
+/// Run a file that was just written and made executable. Retries while
+/// exec fails with ETXTBSY ("Text file busy"): when the test process itself
+/// wrote the file, another test thread may have forked while the write
+/// descriptor was open, and the child holds it until it execs.
+pub fn output_of_new_executable(cmd: &mut Command) -> std::io::Result<Output> {
+    let start = Instant::now();
+    loop {
+        match cmd.output() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && start.elapsed() < Duration::from_secs(5) =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A fresh temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
