@@ -7,17 +7,18 @@
 
 smidge_log() { printf '==> %s\n' "$*" >&2; }
 
-# Debian packages, each with the reason it is here.
+# Debian packages, each with the reason it is here. Not installed because no
+# test of issue #2 uses them: busybox-static, nasm, docker-registry, wrk, nginx-light.
 SMIDGE_APT_PACKAGES=(
 	docker.io       # dockerd + containerd + runc: `docker load`/`run`/`stop` end-to-end tests, the benchmark
 	podman          # `podman load` + `podman run` of the uncompressed docker archive
 	skopeo          # `skopeo inspect oci:` / `oci-archive:` of the OCI layouts
 	umoci           # `umoci unpack` of the OCI layout
 	qemu-user       # qemu-x86_64 / qemu-i386 run the portable-fit payloads directly
-	qemu-user-static # registers binfmt_misc handlers for foreign platforms (docker run --platform)
-	binfmt-support  # update-binfmts, used by qemu-user-static's registration
-	util-linux      # unshare (pause as PID 1 of a new PID namespace), script (a pty for the terminal test), mount
-	procps          # ps/pgrep: the pause tests look at zombies and process states
+	qemu-user-static # binfmt_misc handlers: on a non-x86 host, `docker run` of the amd64/386 images goes through them
+	binfmt-support  # update-binfmts, which registers qemu-user-static's handlers
+	util-linux      # unshare/nsenter (pause as PID 1 of a new PID namespace), script (a pty), mount
+	procps          # kill(1): the exec tests signal pause by PID
 	ca-certificates # rustup download on a machine without Rust
 	curl            # rustup download on a machine without Rust
 	gcc             # rustc links through cc
