@@ -77,7 +77,8 @@ fn hello_prints_exactly_its_message() {
                 let exe =
                     write_payload(dir.path(), &Program::Hello(message.clone()), platform, fit);
                 for runner in runners(platform, fit) {
-                    let out = command(&runner, &exe).output().unwrap();
+                    let out =
+                        support::output_of_new_executable(&mut command(&runner, &exe)).unwrap();
                     assert!(
                         out.stdout == *message && out.status.code() == Some(0),
                         "{platform} {fit} {runner:?}: {}-byte message: got {} bytes, {}",
@@ -102,7 +103,8 @@ fn exit_returns_its_code() {
             for code in [0u8, 1, 42, 127, 128, 255] {
                 let exe = write_payload(dir.path(), &Program::Exit(code), platform, fit);
                 for runner in runners(platform, fit) {
-                    let out = command(&runner, &exe).output().unwrap();
+                    let out =
+                        support::output_of_new_executable(&mut command(&runner, &exe)).unwrap();
                     assert_eq!(
                         out.status.code(),
                         Some(i32::from(code)),
@@ -111,6 +113,25 @@ fn exit_returns_its_code() {
                     assert!(out.stdout.is_empty());
                 }
             }
+        }
+    }
+}
+
+/// Spawns `cmd`, retrying while its freshly written executable is still open for writing
+/// in a child another test thread forked (ETXTBSY until that child execs).
+// The child goes back to the caller, which waits for it.
+#[allow(clippy::zombie_processes)]
+fn spawn(cmd: &mut Command) -> Child {
+    let start = Instant::now();
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && start.elapsed() < Duration::from_secs(5) =>
+            {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => return other.unwrap(),
         }
     }
 }
@@ -161,7 +182,7 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             for runner in runners(platform, fit) {
                 for sig in ["TERM", "INT"] {
-                    let mut child = command(&runner, &exe).spawn().unwrap();
+                    let mut child = spawn(&mut command(&runner, &exe));
                     std::thread::sleep(Duration::from_millis(150));
                     assert!(
                         child.try_wait().unwrap().is_none(),
@@ -196,12 +217,12 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
 // The child goes back to the caller, which waits for it.
 #[allow(clippy::zombie_processes)]
 fn spawn_pid1(exe: &Path, args: &[&str]) -> (Child, u32) {
-    let mut child = Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child", "--"])
-        .arg(exe)
-        .args(args)
-        .spawn()
-        .unwrap();
+    let mut child = spawn(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child", "--"])
+            .arg(exe)
+            .args(args),
+    );
     let start = Instant::now();
     loop {
         let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
