@@ -2,6 +2,7 @@
 //! that lays a program's code into them.
 
 pub mod layout;
+pub mod machine;
 mod plan;
 pub mod spec;
 

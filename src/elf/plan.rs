@@ -2,7 +2,7 @@
 //! linking holes with a jump (or a skip over the fixed bytes between them), places the data,
 //! then resolves addresses and writes the header fields.
 
-use super::layout::{Entry, Layout, Values};
+use super::layout::{Entry, Layout};
 use super::BuildError;
 use crate::arch::{Code, Fixup, Insn, Isa, Target};
 
@@ -162,10 +162,9 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         None => placed.first().map_or(header_len, |p| p.offset),
     };
     let base = layout.base(file_len);
-    let values = Values { entry, file_len };
 
     let mut bytes = vec![0u8; file_len];
-    layout.fields(values).write(&mut bytes);
+    layout.fields(entry, file_len).write(&mut bytes);
     if !code.data.is_empty() {
         bytes[data_at..data_at + code.data.len()].copy_from_slice(&code.data);
     }

@@ -8,6 +8,7 @@ pub const ELFMAG: [u8; 4] = [0x7f, b'E', b'L', b'F'];
 pub const ELFCLASS32: u8 = 1;
 pub const ELFCLASS64: u8 = 2;
 pub const ELFDATA2LSB: u8 = 1;
+pub const ELFDATA2MSB: u8 = 2;
 pub const EV_CURRENT: u8 = 1;
 pub const ELFOSABI_NONE: u8 = 0;
 

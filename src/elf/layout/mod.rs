@@ -1,0 +1,267 @@
+//! The ELF header layouts, one per platform and [`Fit`]: which header fields are fixed
+//! (and to what), which bytes are free for code, where the program header sits.
+//!
+//! A layout sets fields one at a time into [`Fields`]; when two records overlap, the
+//! overlapping fields must agree byte for byte (checked), which is how one eight-byte run
+//! can be both `e_phnum`/`e_shentsize` and `p_type`. Every byte no field claims is a hole the
+//! planner may fill with code.
+//!
+//! `portable.rs` has the layouts every platform shares (honest enough for qemu-user and
+//! binfmt_misc); `x86.rs` the hand-golfed ones for amd64 and 386.
+
+mod portable;
+mod x86;
+
+use super::machine::{machine, Machine};
+use super::spec::*;
+use super::Fit;
+use crate::Platform;
+use std::ops::Range;
+
+/// One fixed header field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub offset: usize,
+    /// The spec's name, or names joined by " = " where records overlap.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The fixed fields of a layout, in the byte order of its machine.
+#[derive(Clone, Debug)]
+pub struct Fields {
+    pub fields: Vec<Field>,
+    big_endian: bool,
+}
+
+impl Fields {
+    pub fn new(machine: &Machine) -> Fields {
+        Fields {
+            fields: Vec::new(),
+            big_endian: machine.data == ELFDATA2MSB,
+        }
+    }
+
+    /// Sets `bytes` at `offset`. Overlapping an earlier field is allowed only where the
+    /// bytes agree; that is how a layout states that one run of bytes does two jobs.
+    pub fn put(&mut self, offset: usize, name: &str, bytes: &[u8]) {
+        for f in &self.fields {
+            let lo = offset.max(f.offset);
+            let hi = (offset + bytes.len()).min(f.offset + f.bytes.len());
+            for at in lo..hi {
+                assert_eq!(
+                    bytes[at - offset],
+                    f.bytes[at - f.offset],
+                    "layout bug: {name} disagrees with {} at byte {at}",
+                    f.name
+                );
+            }
+        }
+        self.fields.push(Field {
+            offset,
+            name: name.to_string(),
+            bytes: bytes.to_vec(),
+        });
+    }
+
+    pub fn u8(&mut self, offset: usize, name: &str, v: u8) {
+        self.put(offset, name, &[v]);
+    }
+    pub fn u16(&mut self, offset: usize, name: &str, v: u16) {
+        let b = if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
+        self.put(offset, name, &b);
+    }
+    pub fn u32(&mut self, offset: usize, name: &str, v: u32) {
+        let b = if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
+        self.put(offset, name, &b);
+    }
+    pub fn u64(&mut self, offset: usize, name: &str, v: u64) {
+        let b = if self.big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
+        self.put(offset, name, &b);
+    }
+
+    /// Whether byte `at` belongs to some field.
+    pub fn covers(&self, at: usize) -> bool {
+        self.fields
+            .iter()
+            .any(|f| (f.offset..f.offset + f.bytes.len()).contains(&at))
+    }
+
+    /// Writes every field into `file`.
+    pub fn write(&self, file: &mut [u8]) {
+        for f in &self.fields {
+            file[f.offset..f.offset + f.bytes.len()].copy_from_slice(&f.bytes);
+        }
+    }
+
+    /// An honest e_ident: magic, class, byte order, version, and zero OS ABI and padding
+    /// (binfmt_misc, as qemu-user-static registers it, matches bytes 0-6 and 8-15).
+    pub fn e_ident(&mut self, m: &Machine) {
+        self.put(EI_MAG0, "e_ident[EI_MAG0..=EI_MAG3]", &ELFMAG);
+        self.u8(EI_CLASS, "e_ident[EI_CLASS]", m.class);
+        self.u8(EI_DATA, "e_ident[EI_DATA]", m.data);
+        self.u8(EI_VERSION, "e_ident[EI_VERSION]", EV_CURRENT);
+        self.u8(EI_OSABI, "e_ident[EI_OSABI]", ELFOSABI_NONE);
+        self.put(
+            EI_OSABI + 1,
+            "e_ident[EI_ABIVERSION..EI_NIDENT]",
+            &[0; EI_NIDENT - 8],
+        );
+    }
+}
+
+/// What a layout's computed fields depend on.
+#[derive(Clone, Copy, Debug)]
+pub struct Values {
+    /// Virtual address of file offset 0.
+    pub base: u64,
+    /// Virtual address of the entry point.
+    pub entry: u64,
+    /// Length of the file before trailing zeros are trimmed.
+    pub file_len: usize,
+}
+
+/// Where execution starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// Anywhere the planner puts the first instruction.
+    Free,
+    /// At this fixed file offset, inside fixed bytes that run into the first instruction
+    /// as a prefix (the first instruction must start at `code`).
+    Prefixed { offset: usize, code: usize },
+}
+
+/// The lowest address a file maps at by default: vm.mmap_min_addr is 65536 on most
+/// distributions, and 64 KiB is also the largest page size (arm64, ppc64le) a segment's
+/// address must be aligned to.
+pub const DEFAULT_BASE: u64 = 0x1_0000;
+
+/// The rules of one layout.
+pub trait Rules: Sync {
+    /// The end of the headers: the file is at least this long; code after it is free.
+    fn header_len(&self) -> usize;
+
+    /// Trailing zero bytes may be cut down to this length. Linux reads the ELF header into
+    /// a zero-filled buffer and maps a file's last page zero-filled past its end, so only
+    /// the program header (read with an exact-length read) must be whole.
+    fn trim_to(&self) -> Option<usize> {
+        None
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::Free
+    }
+
+    /// The virtual address of file offset 0.
+    fn base(&self, _file_len: usize) -> u64 {
+        DEFAULT_BASE
+    }
+
+    /// Sets the fixed fields.
+    fn fields(&self, m: &Machine, f: &mut Fields, v: Values);
+}
+
+/// An ELF header layout for a platform and fit.
+#[derive(Clone, Copy)]
+pub struct Layout {
+    pub platform: Platform,
+    pub fit: Fit,
+    pub machine: Machine,
+    rules: &'static dyn Rules,
+}
+
+impl std::fmt::Debug for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} layout", self.platform, self.fit)
+    }
+}
+
+impl Layout {
+    pub fn new(platform: Platform, fit: Fit) -> Layout {
+        let machine = machine(platform);
+        let rules: &'static dyn Rules = match (platform, fit) {
+            (Platform::Amd64, Fit::Kernel) => &x86::AMD64_KERNEL,
+            (Platform::I386, Fit::Portable) => &x86::I386_PORTABLE,
+            (Platform::I386, Fit::Kernel) => &x86::I386_KERNEL,
+            _ => portable::for_machine(&machine),
+        };
+        Layout {
+            platform,
+            fit,
+            machine,
+            rules,
+        }
+    }
+
+    pub fn header_len(&self) -> usize {
+        self.rules.header_len()
+    }
+
+    pub fn trim_to(&self) -> Option<usize> {
+        self.rules.trim_to()
+    }
+
+    pub fn entry(&self) -> Entry {
+        self.rules.entry()
+    }
+
+    pub fn base(&self, file_len: usize) -> u64 {
+        self.rules.base(file_len)
+    }
+
+    /// Whether a 32-bit absolute address reaches the image.
+    pub fn base_below_4g(&self) -> bool {
+        self.base(0) < (1 << 32)
+    }
+
+    /// The fixed fields for a file of `file_len` bytes whose entry point is at file
+    /// offset `entry`.
+    pub fn fields(&self, entry: usize, file_len: usize) -> Fields {
+        let mut f = Fields::new(&self.machine);
+        let base = self.base(file_len);
+        let v = Values {
+            base,
+            entry: base + entry as u64,
+            file_len,
+        };
+        self.rules.fields(&self.machine, &mut f, v);
+        f
+    }
+
+    /// The bytes of the headers no field claims, in file order; the last one runs on past
+    /// [`Layout::header_len`] (code after the headers is free).
+    pub fn holes(&self) -> Vec<Range<usize>> {
+        let entry = match self.entry() {
+            Entry::Prefixed { offset, .. } => offset,
+            Entry::Free => 0,
+        };
+        let fields = self.fields(entry, self.header_len());
+        let mut holes: Vec<Range<usize>> = Vec::new();
+        for at in 0..self.header_len() {
+            if fields.covers(at) {
+                continue;
+            }
+            match holes.last_mut() {
+                Some(h) if h.end == at => h.end += 1,
+                _ => holes.push(at..at + 1),
+            }
+        }
+        match holes.last_mut() {
+            Some(h) if h.end == self.header_len() => h.end = usize::MAX,
+            _ => holes.push(self.header_len()..usize::MAX),
+        }
+        holes
+    }
+}
