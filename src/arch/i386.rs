@@ -112,8 +112,4 @@ impl Isa for I386 {
     fn nop(&self) -> Insn {
         x86::nop()
     }
-
-    fn tolerates_prefix(&self, _insn: &Insn, _prefix: &[u8]) -> bool {
-        false
-    }
 }

@@ -23,7 +23,7 @@ pub enum Target {
 }
 
 /// Bytes of an instruction that are only known once the layout planner has placed it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Fixup {
     /// `u32` little-endian absolute address of `target`, at byte `at` of the instruction.
     Abs32 { at: usize, target: Target },
@@ -31,10 +31,16 @@ pub enum Fixup {
     Rel32 { at: usize, target: Target },
     /// `i8` distance from the end of the instruction to `target`.
     Rel8 { at: usize, target: Target },
+    /// Anything else an instruction set encodes: `encode(bytes, pc, target)` patches the
+    /// instruction's bytes, given its own address and the target's, or says why it cannot.
+    Encode { target: Target, encode: Encoder },
 }
 
+/// Patches an instruction for the address of its target: `(bytes, pc, target)`.
+pub type Encoder = fn(&mut [u8], u64, u64) -> Result<(), String>;
+
 /// One machine instruction, as it appears in the listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Insn {
     pub bytes: Vec<u8>,
     /// The instruction in assembly (Intel syntax), for listings and tests.
@@ -92,7 +98,7 @@ impl Insn {
 
 /// A lowered program: instructions in execution order (the last one never returns) and the
 /// data they refer to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Code {
     pub insns: Vec<Insn>,
     pub data: Vec<u8>,
@@ -119,14 +125,24 @@ pub trait Isa {
 
     /// An instruction that ends exactly where the next `fixed` header bytes begin and takes
     /// them as its operand, so execution flows over them harmlessly (changing only flags).
-    fn skip(&self, fixed: usize) -> Option<Insn>;
+    fn skip(&self, _fixed: usize) -> Option<Insn> {
+        None
+    }
 
-    /// A one-byte instruction that does nothing.
+    /// The shortest instruction that does nothing.
     fn nop(&self) -> Insn;
 
     /// Whether `insn` still means the same thing when `prefix` bytes run just before it
     /// (used when the ELF magic itself is executed).
-    fn tolerates_prefix(&self, insn: &Insn, prefix: &[u8]) -> bool;
+    fn tolerates_prefix(&self, _insn: &Insn, _prefix: &[u8]) -> bool {
+        false
+    }
+
+    /// Instructions start at file offsets that are multiples of this (the image loads at a
+    /// page boundary, so file alignment is address alignment).
+    fn align(&self) -> usize {
+        1
+    }
 }
 
 /// Lowers `program` for `platform`.

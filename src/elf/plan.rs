@@ -7,14 +7,14 @@ use super::BuildError;
 use crate::arch::{Code, Fixup, Insn, Isa, Target};
 
 /// An instruction at its place in the file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Placed {
     pub offset: usize,
     pub insn: Insn,
 }
 
 /// A finished executable and how it was laid out.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Payload {
     /// The file.
     pub bytes: Vec<u8>,
@@ -54,6 +54,8 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
     }
 
     let jump_len = isa.jump(Target::Data).len();
+    let align = isa.align();
+    let start = |hole: &std::ops::Range<usize>| hole.start.next_multiple_of(align);
     let mut placed: Vec<Placed> = Vec::new();
     let (mut h, prefix) = match layout.entry() {
         // Start in the first hole the first instruction fits (with room to leave it).
@@ -61,7 +63,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
             let first = code.insns.first().expect("a program has instructions");
             let i = holes
                 .iter()
-                .position(|r| fits(r, first, code.insns.len() == 1, jump_len))
+                .position(|r| fits(r, align, first, code.insns.len() == 1, jump_len))
                 .expect("the last hole is unbounded");
             (i, None)
         }
@@ -73,7 +75,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
             (i, Some(offset..at))
         }
     };
-    let mut pos = holes[h].start;
+    let mut pos = start(&holes[h]);
     let n = code.insns.len();
     for (i, insn) in code.insns.iter().enumerate() {
         // Room this instruction needs in the current hole: itself, plus a way out unless
@@ -82,7 +84,9 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         // instruction fits there.
         let exit_cost = |h: usize, next: Option<&Insn>| -> usize {
             match (transition(isa, &holes, h, next), next) {
-                (Some(skip), Some(next)) if fits(&holes[h + 1], next, i + 2 == n, jump_len) => {
+                (Some(skip), Some(next))
+                    if fits(&holes[h + 1], align, next, i + 2 == n, jump_len) =>
+                {
                     skip.len()
                 }
                 _ => jump_len,
@@ -99,7 +103,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
             // operand-sized run, else jump to the next hole that can take this instruction.
             if let Some(skip) = transition(isa, &holes, h, Some(insn)) {
                 let at = holes[h].end - skip.len();
-                if pos <= at && fits(&holes[h + 1], insn, i + 1 == n, jump_len) {
+                if pos <= at && fits(&holes[h + 1], align, insn, i + 1 == n, jump_len) {
                     while pos < at {
                         placed.push(Placed {
                             offset: pos,
@@ -112,12 +116,12 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
                         insn: skip,
                     });
                     h += 1;
-                    pos = holes[h].start;
+                    pos = start(&holes[h]);
                     continue;
                 }
             }
             let to = (h + 1..holes.len())
-                .find(|&j| fits(&holes[j], insn, i + 1 == n, jump_len))
+                .find(|&j| fits(&holes[j], align, insn, i + 1 == n, jump_len))
                 .expect("the last hole is unbounded");
             if pos + jump_len > holes[h].end {
                 return Err(BuildError::Layout(format!(
@@ -131,7 +135,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
                 insn: isa.jump(Target::Label(label)),
             });
             h = to;
-            pos = holes[h].start;
+            pos = start(&holes[h]);
             // Mark the first instruction of the new hole as the jump's target.
             placed.push(Placed {
                 offset: pos,
@@ -204,6 +208,12 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
                         .map_err(|_| BuildError::Layout("short jump out of range".into()))?;
                     p.insn.bytes[at] = v as u8;
                 }
+                Fixup::Encode { target: t, encode } => {
+                    let pc = base + p.offset as u64;
+                    encode(&mut p.insn.bytes, pc, target(t)).map_err(|e| {
+                        BuildError::Layout(format!("`{}` at {pc:#x}: {e}", p.insn.asm))
+                    })?;
+                }
             }
         }
         bytes[p.offset..p.offset + p.insn.len()].copy_from_slice(&p.insn.bytes);
@@ -250,6 +260,14 @@ fn transition(
     isa.skip(following.start - holes[h].end)
 }
 
-fn fits(hole: &std::ops::Range<usize>, insn: &Insn, last: bool, jump_len: usize) -> bool {
-    hole.end == usize::MAX || insn.len() + if last { 0 } else { jump_len } <= hole.len()
+/// Whether `insn` (and a jump after it, unless it is the last) fits `hole`.
+fn fits(
+    hole: &std::ops::Range<usize>,
+    align: usize,
+    insn: &Insn,
+    last: bool,
+    jump_len: usize,
+) -> bool {
+    let begin = hole.start.next_multiple_of(align);
+    hole.end == usize::MAX || begin + insn.len() + if last { 0 } else { jump_len } <= hole.end
 }
