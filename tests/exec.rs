@@ -26,14 +26,30 @@ fn qemu(platform: Platform) -> &'static str {
     match platform {
         Platform::Amd64 => "qemu-x86_64",
         Platform::I386 => "qemu-i386",
+        Platform::Arm64 => "qemu-aarch64",
+        Platform::ArmV7 => "qemu-arm",
+        Platform::Riscv64 => "qemu-riscv64",
+        Platform::Ppc64le => "qemu-ppc64le",
+        Platform::S390x => "qemu-s390x",
     }
 }
 
-/// The ways a payload is run: natively, and under qemu-user for the portable fit.
+fn native(platform: Platform) -> bool {
+    matches!(platform, Platform::Amd64 | Platform::I386)
+}
+
+/// The ways a payload is run: amd64 and 386 natively, the others under qemu-user; and the
+/// portable fit also the other way: under qemu-user (x86), or executed directly, which the
+/// kernel hands to qemu-user-static through binfmt_misc (the others).
 fn runners(platform: Platform, fit: Fit) -> Vec<Vec<String>> {
-    let mut r = vec![vec![]];
+    let qemu = vec![qemu(platform).to_string()];
+    let mut r = vec![if native(platform) {
+        vec![]
+    } else {
+        qemu.clone()
+    }];
     if fit == Fit::Portable {
-        r.push(vec![qemu(platform).to_string()]);
+        r.push(if native(platform) { qemu } else { vec![] });
     }
     r
 }
@@ -50,7 +66,9 @@ fn command(runner: &[String], exe: &Path) -> Command {
 }
 
 fn require_all() -> bool {
-    support::require("x86") && support::require("qemu-x86_64") && support::require("qemu-i386")
+    support::require("x86")
+        && support::require("binfmt")
+        && Platform::ALL.iter().all(|&p| support::require(qemu(p)))
 }
 
 #[test]
@@ -212,14 +230,15 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
     }
 }
 
-/// `unshare --pid --fork PAYLOAD`: the payload is PID 1 of a new PID namespace. Returns
-/// the unshare process and the payload's PID as the host sees it.
+/// `unshare --pid --fork [RUNNER] EXE ARGS`: the payload (or qemu-user running it) is PID 1
+/// of a new PID namespace. Returns the unshare process and PID 1's PID as the host sees it.
 // The child goes back to the caller, which waits for it.
 #[allow(clippy::zombie_processes)]
-fn spawn_pid1(exe: &Path, args: &[&str]) -> (Child, u32) {
+fn spawn_pid1(runner: &[String], exe: &Path, args: &[&str]) -> (Child, u32) {
     let mut child = spawn(
         Command::new("unshare")
             .args(["--pid", "--fork", "--kill-child", "--"])
+            .args(runner)
             .arg(exe)
             .args(args),
     );
@@ -229,9 +248,10 @@ fn spawn_pid1(exe: &Path, args: &[&str]) -> (Child, u32) {
             .unwrap_or_default();
         if let Some(pid) = children.split_whitespace().next() {
             let pid: u32 = pid.parse().unwrap();
-            // Wait for the exec to have happened.
-            let exe_link = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-            if exe_link.as_deref() == Some(exe) {
+            // Wait for unshare's child to have exec'd.
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+            if !argv0.is_empty() && !argv0.ends_with(b"unshare") {
                 return (child, pid);
             }
         }
@@ -253,15 +273,16 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
     for platform in Platform::ALL {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
-            for sig in ["TERM", "INT"] {
-                let (mut unshare, pid1) = spawn_pid1(&exe, &[]);
+            let runs = runners(platform, fit);
+            for (runner, sig) in runs.iter().flat_map(|r| [(r, "TERM"), (r, "INT")]) {
+                let (mut unshare, pid1) = spawn_pid1(runner, &exe, &[]);
                 std::thread::sleep(Duration::from_millis(100));
                 let ticks = cpu_ticks(pid1);
                 std::thread::sleep(Duration::from_millis(300));
                 assert_eq!(
                     cpu_ticks(pid1),
                     ticks,
-                    "{platform} {fit}: pause uses CPU while waiting"
+                    "{platform} {fit} {runner:?}: pause uses CPU while waiting"
                 );
                 let sent = Instant::now();
                 signal(pid1, sig);
@@ -269,7 +290,7 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
                 assert_eq!(
                     status.and_then(|s| s.code()),
                     Some(0),
-                    "{platform} {fit}: PID 1 got SIG{sig}: {status:?} after {:?}",
+                    "{platform} {fit} {runner:?}: PID 1 got SIG{sig}: {status:?} after {:?}",
                     sent.elapsed()
                 );
             }
@@ -316,7 +337,7 @@ fn pause_as_pid1_reaps_orphans() {
         .unwrap()
         .trim(),
     );
-    let (mut control, pid1) = spawn_pid1(&std::fs::canonicalize(sleep).unwrap(), &["30"]);
+    let (mut control, pid1) = spawn_pid1(&[], &std::fs::canonicalize(sleep).unwrap(), &["30"]);
     assert!(
         leaves_zombie(pid1),
         "control: `sleep` as PID 1 should leave a zombie"
@@ -327,14 +348,16 @@ fn pause_as_pid1_reaps_orphans() {
     for platform in Platform::ALL {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
-            let (mut unshare, pid1) = spawn_pid1(&exe, &[]);
-            assert!(
-                !leaves_zombie(pid1),
-                "{platform} {fit}: pause left a zombie"
-            );
-            signal(pid1, "TERM");
-            let status = wait_within(&mut unshare, Duration::from_millis(500));
-            assert_eq!(status.and_then(|s| s.code()), Some(0));
+            for runner in runners(platform, fit) {
+                let (mut unshare, pid1) = spawn_pid1(&runner, &exe, &[]);
+                assert!(
+                    !leaves_zombie(pid1),
+                    "{platform} {fit} {runner:?}: pause left a zombie"
+                );
+                signal(pid1, "TERM");
+                let status = wait_within(&mut unshare, Duration::from_millis(500));
+                assert_eq!(status.and_then(|s| s.code()), Some(0));
+            }
         }
     }
 }

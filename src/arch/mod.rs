@@ -5,11 +5,21 @@
 //! (see [`crate::program`]) and each instruction set lowers them through [`Isa`].
 
 mod amd64;
+mod arm;
+mod arm64;
 mod i386;
+mod ppc64le;
+mod riscv64;
+mod s390x;
 mod x86;
 
 pub use amd64::Amd64;
+pub use arm::ArmV7;
+pub use arm64::Arm64;
 pub use i386::I386;
+pub use ppc64le::Ppc64le;
+pub use riscv64::Riscv64;
+pub use s390x::S390x;
 
 use crate::{Platform, Program};
 
@@ -155,5 +165,10 @@ pub fn isa(platform: Platform) -> &'static dyn Isa {
     match platform {
         Platform::Amd64 => &Amd64,
         Platform::I386 => &I386,
+        Platform::Arm64 => &Arm64,
+        Platform::ArmV7 => &ArmV7,
+        Platform::Riscv64 => &Riscv64,
+        Platform::Ppc64le => &Ppc64le,
+        Platform::S390x => &S390x,
     }
 }

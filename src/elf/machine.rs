@@ -36,5 +36,39 @@ pub const fn machine(platform: Platform) -> Machine {
             e_machine: EM_386,
             e_flags: None,
         },
+        Platform::Arm64 => Machine {
+            class: ELFCLASS64,
+            data: ELFDATA2LSB,
+            e_machine: EM_AARCH64,
+            e_flags: None,
+        },
+        // qemu-user's arm loader insists on an EABI version 5 file; hard-float (armhf) is
+        // what linux/arm/v7 images are.
+        Platform::ArmV7 => Machine {
+            class: ELFCLASS32,
+            data: ELFDATA2LSB,
+            e_machine: EM_ARM,
+            e_flags: Some(EF_ARM_EABI_VER5 | EF_ARM_ABI_FLOAT_HARD),
+        },
+        Platform::Riscv64 => Machine {
+            class: ELFCLASS64,
+            data: ELFDATA2LSB,
+            e_machine: EM_RISCV,
+            e_flags: None,
+        },
+        // e_flags = 2: the ELFv2 ABI, where e_entry is the first instruction (ELFv1 makes
+        // it a function descriptor).
+        Platform::Ppc64le => Machine {
+            class: ELFCLASS64,
+            data: ELFDATA2LSB,
+            e_machine: EM_PPC64,
+            e_flags: Some(EF_PPC64_ABI_V2),
+        },
+        Platform::S390x => Machine {
+            class: ELFCLASS64,
+            data: ELFDATA2MSB,
+            e_machine: EM_S390,
+            e_flags: None,
+        },
     }
 }

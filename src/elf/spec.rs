@@ -14,7 +14,18 @@ pub const ELFOSABI_NONE: u8 = 0;
 
 pub const ET_EXEC: u16 = 2;
 pub const EM_386: u16 = 3;
+pub const EM_PPC64: u16 = 21;
+pub const EM_S390: u16 = 22;
+pub const EM_ARM: u16 = 40;
 pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+pub const EM_RISCV: u16 = 243;
+
+/// e_flags of EM_ARM: EABI version 5, hard-float calling convention.
+pub const EF_ARM_EABI_VER5: u32 = 0x0500_0000;
+pub const EF_ARM_ABI_FLOAT_HARD: u32 = 0x0000_0400;
+/// e_flags of EM_PPC64: the ELFv2 ABI.
+pub const EF_PPC64_ABI_V2: u32 = 2;
 
 pub const PT_LOAD: u32 = 1;
 pub const PF_X: u32 = 1;

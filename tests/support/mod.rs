@@ -242,6 +242,24 @@ fn probe(tool: &str) -> Result<(), String> {
         "unshare" => works("unshare", &["--pid", "--fork", "--", "true"]),
         "script" => works("script", &["-qec", "true", "/dev/null"]),
         "root" => is_root().then_some(()).ok_or_else(|| "needs root".into()),
+        // qemu-user-static's handlers, which run foreign ELF files executed directly.
+        "binfmt" => [
+            "qemu-aarch64",
+            "qemu-arm",
+            "qemu-riscv64",
+            "qemu-ppc64le",
+            "qemu-s390x",
+        ]
+        .iter()
+        .map(|h| {
+            let path = format!("/proc/sys/fs/binfmt_misc/{h}");
+            match std::fs::read_to_string(&path) {
+                Ok(s) if s.starts_with("enabled") && s.contains("flags: PF") => Ok(()),
+                Ok(_) => Err(format!("{path} is disabled or lacks the F flag")),
+                Err(e) => Err(format!("no binfmt_misc handler {path} ({e})")),
+            }
+        })
+        .collect(),
         "x86" => (cfg!(any(target_arch = "x86_64", target_arch = "x86")))
             .then_some(())
             .ok_or_else(|| "the host does not run amd64/386 code natively".into()),

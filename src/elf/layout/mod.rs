@@ -195,7 +195,7 @@ impl Layout {
             (Platform::Amd64, Fit::Kernel) => &x86::AMD64_KERNEL,
             (Platform::I386, Fit::Portable) => &x86::I386_PORTABLE,
             (Platform::I386, Fit::Kernel) => &x86::I386_KERNEL,
-            _ => portable::for_machine(&machine),
+            _ => portable::for_machine(&machine, fit == Fit::Kernel),
         };
         Layout {
             platform,

@@ -5,12 +5,29 @@ use super::{Fields, Rules, Values};
 use crate::elf::machine::Machine;
 use crate::elf::spec::*;
 
-/// The portable rules for a machine.
-pub fn for_machine(m: &Machine) -> &'static dyn Rules {
-    match (m.class, m.data) {
-        (ELFCLASS64, ELFDATA2LSB) => &PORTABLE64_LSB,
-        (ELFCLASS64, _) => &PORTABLE64_MSB,
-        _ => &PORTABLE32,
+/// The portable rules for a machine, or with `kernel`, the same minus what only
+/// binfmt_misc reads: e_ident[EI_OSABI..EI_NIDENT] (9 bytes) is then free for code. qemu-user
+/// run directly and Linux check neither.
+pub fn for_machine(m: &Machine, kernel: bool) -> &'static dyn Rules {
+    match (m.class, m.data, kernel) {
+        (ELFCLASS64, ELFDATA2LSB, false) => &PORTABLE64_LSB,
+        (ELFCLASS64, ELFDATA2LSB, true) => &KERNEL64_LSB,
+        (ELFCLASS64, _, false) => &PORTABLE64_MSB,
+        (ELFCLASS64, _, true) => &KERNEL64_MSB,
+        (_, _, false) => &PORTABLE32,
+        (_, _, true) => &KERNEL32,
+    }
+}
+
+/// e_ident: honest, or (kernel fit) only the bytes qemu-user reads.
+fn e_ident(f: &mut Fields, m: &Machine, honest: bool) {
+    if honest {
+        f.e_ident(m);
+    } else {
+        f.put(EI_MAG0, "e_ident[EI_MAG0..=EI_MAG3]", &ELFMAG);
+        f.u8(EI_CLASS, "e_ident[EI_CLASS]", m.class);
+        f.u8(EI_DATA, "e_ident[EI_DATA]", m.data);
+        f.u8(EI_VERSION, "e_ident[EI_VERSION]", EV_CURRENT);
     }
 }
 
@@ -21,13 +38,24 @@ pub fn for_machine(m: &Machine) -> &'static dyn Rules {
 /// e_shoff, e_flags (where the machine ignores it), p_paddr, p_align.
 pub struct Portable64 {
     phoff: usize,
+    honest_ident: bool,
 }
 
 pub static PORTABLE64_LSB: Portable64 = Portable64 {
     phoff: ehdr64::E_PHNUM,
+    honest_ident: true,
 };
 pub static PORTABLE64_MSB: Portable64 = Portable64 {
     phoff: ehdr64::E_SHENTSIZE + 2,
+    honest_ident: true,
+};
+pub static KERNEL64_LSB: Portable64 = Portable64 {
+    phoff: ehdr64::E_PHNUM,
+    honest_ident: false,
+};
+pub static KERNEL64_MSB: Portable64 = Portable64 {
+    phoff: ehdr64::E_SHENTSIZE + 2,
+    honest_ident: false,
 };
 
 impl Rules for Portable64 {
@@ -39,7 +67,7 @@ impl Rules for Portable64 {
         use ehdr64::*;
         use phdr64::*;
         let ph = self.phoff;
-        f.e_ident(m);
+        e_ident(f, m, self.honest_ident);
         f.u16(E_TYPE, "e_type", ET_EXEC);
         f.u16(E_MACHINE, "e_machine", m.e_machine);
         f.u64(E_ENTRY, "e_entry", v.entry);
@@ -68,9 +96,14 @@ impl Rules for Portable64 {
 /// header (e_phnum = 1 and e_shentsize = 0 read as p_type = PT_LOAD; e_shnum and e_shstrndx
 /// as p_offset = 0). 76 bytes of headers; holes: e_version, e_shoff, e_flags (where the
 /// machine ignores it), p_paddr, p_align.
-pub struct Portable32;
+pub struct Portable32 {
+    honest_ident: bool,
+}
 
-pub static PORTABLE32: Portable32 = Portable32;
+pub static PORTABLE32: Portable32 = Portable32 { honest_ident: true };
+pub static KERNEL32: Portable32 = Portable32 {
+    honest_ident: false,
+};
 
 const PORTABLE32_PHOFF: usize = ehdr32::E_PHNUM;
 
@@ -83,7 +116,7 @@ impl Rules for Portable32 {
         use ehdr32::*;
         use phdr32::*;
         let ph = PORTABLE32_PHOFF;
-        f.e_ident(m);
+        e_ident(f, m, self.honest_ident);
         f.u16(E_TYPE, "e_type", ET_EXEC);
         f.u16(E_MACHINE, "e_machine", m.e_machine);
         f.u32(E_ENTRY, "e_entry", v.entry as u32);
