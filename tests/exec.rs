@@ -68,7 +68,9 @@ fn command(runner: &[String], exe: &Path) -> Command {
 fn require_all() -> bool {
     support::require("x86")
         && support::require("binfmt")
-        && Platform::ALL.iter().all(|&p| support::require(qemu(p)))
+        && support::platforms()
+            .iter()
+            .all(|&p| support::require(qemu(p)))
 }
 
 #[test]
@@ -89,7 +91,7 @@ fn hello_prints_exactly_its_message() {
         (0..=255u8).collect(),
         (0..(1 << 20) + 3).map(|i| (i * 7 % 251) as u8).collect(),
     ];
-    for platform in Platform::ALL {
+    for platform in support::platforms() {
         for fit in Fit::ALL {
             for message in &messages {
                 let exe =
@@ -116,7 +118,7 @@ fn exit_returns_its_code() {
         return;
     }
     let dir = support::tempdir();
-    for platform in Platform::ALL {
+    for platform in support::platforms() {
         for fit in Fit::ALL {
             for code in [0u8, 1, 42, 127, 128, 255] {
                 let exe = write_payload(dir.path(), &Program::Exit(code), platform, fit);
@@ -195,7 +197,7 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
         return;
     }
     let dir = support::tempdir();
-    for platform in Platform::ALL {
+    for platform in support::platforms() {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             for runner in runners(platform, fit) {
@@ -270,7 +272,7 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
         return;
     }
     let dir = support::tempdir();
-    for platform in Platform::ALL {
+    for platform in support::platforms() {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             let runs = runners(platform, fit);
@@ -345,7 +347,7 @@ fn pause_as_pid1_reaps_orphans() {
     control.kill().unwrap();
     let _ = control.wait();
 
-    for platform in Platform::ALL {
+    for platform in support::platforms() {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             for runner in runners(platform, fit) {

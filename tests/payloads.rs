@@ -4,6 +4,8 @@
 //! `SMIDGE_BLESS=1 cargo test --test payloads` rewrites tests/golden/payloads.txt after an
 //! intended change, so the diff shows every byte that moved.
 
+mod support;
+
 use capstone::prelude::*;
 use smidge::elf::{self, Payload};
 use smidge::{Fit, Platform, Program};
@@ -24,7 +26,7 @@ fn programs() -> Vec<(&'static str, Program)> {
 fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
     let mut out = Vec::new();
     for (name, program) in programs() {
-        for platform in Platform::ALL {
+        for platform in support::platforms() {
             for fit in Fit::ALL {
                 let payload = elf::build(&program, platform, fit).expect("builds");
                 out.push((
@@ -40,58 +42,93 @@ fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
     out
 }
 
+/// One golden file per platform (`tests/golden/payloads-<arch>.txt`), so that work on one
+/// instruction set never touches another's pins.
 #[test]
 fn payload_bytes_are_pinned() {
-    let mut text = String::new();
-    for (name, _, _, _, payload) in all() {
-        text.push_str(&format!(
-            "{name} {} {}\n",
-            payload.bytes.len(),
-            hex::encode(&payload.bytes)
-        ));
-    }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/payloads.txt");
-    if std::env::var("SMIDGE_BLESS").is_ok_and(|v| v == "1") {
-        std::fs::write(path, &text).unwrap();
-    }
-    let golden = std::fs::read_to_string(path)
-        .expect("tests/golden/payloads.txt (SMIDGE_BLESS=1 writes it)");
-    for (want, got) in golden.lines().zip(text.lines()) {
-        assert_eq!(
-            want, got,
-            "payload changed; if intended, rerun with SMIDGE_BLESS=1"
+    let bless = std::env::var("SMIDGE_BLESS").is_ok_and(|v| v == "1");
+    for platform in support::platforms() {
+        let mut text = String::new();
+        for (name, _, _, _, payload) in all().into_iter().filter(|a| a.2 == platform) {
+            text.push_str(&format!(
+                "{name} {} {}\n",
+                payload.bytes.len(),
+                hex::encode(&payload.bytes)
+            ));
+        }
+        let path = format!(
+            "{}/tests/golden/payloads-{}.txt",
+            env!("CARGO_MANIFEST_DIR"),
+            platform
+                .to_string()
+                .trim_start_matches("linux/")
+                .replace('/', "-")
         );
+        if bless {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (SMIDGE_BLESS=1 writes it)"));
+        for (want, got) in golden.lines().zip(text.lines()) {
+            assert_eq!(
+                want, got,
+                "payload changed; if intended, rerun with SMIDGE_BLESS=1"
+            );
+        }
+        assert_eq!(golden.lines().count(), text.lines().count(), "{path}");
     }
-    assert_eq!(golden.lines().count(), text.lines().count());
 }
 
-/// The size targets of issue #2 ("Hello, world!\n" is 14 bytes).
+/// The size targets of issues #2 and #3 ("Hello, world!\n" is 14 bytes), for the platforms
+/// under test. Targets not met are listed in `unmet` with the size reached, so a
+/// regression still fails and the gap stays visible.
 #[test]
 fn size_targets() {
-    let size = |p: &Program, pl, fit| elf::build(p, pl, fit).unwrap().bytes.len();
     let hello = Program::Hello(HELLO.to_vec());
+    let pause = Program::Pause;
+    let exit = Program::Exit(42);
     use Fit::*;
     use Platform::*;
+    #[rustfmt::skip]
     let targets = [
-        (&hello, Amd64, Kernel, 100),
-        (&hello, Amd64, Portable, 136),
-        (&hello, I386, Portable, 100),
-        (&Program::Pause, Amd64, Kernel, 120),
-        (&Program::Pause, Amd64, Portable, 150),
-        (&Program::Pause, I386, Kernel, 90),
-        (&Program::Pause, I386, Portable, 120),
-        (&Program::Exit(42), Amd64, Kernel, 80),
-        (&Program::Exit(42), Amd64, Portable, 124),
-        (&Program::Exit(42), I386, Kernel, 45),
-        (&Program::Exit(42), I386, Portable, 92),
+        // issue #2
+        (&hello, Amd64, Kernel, 100), (&hello, Amd64, Portable, 136),
+        (&hello, I386, Kernel, 62), (&hello, I386, Portable, 100),
+        (&pause, Amd64, Kernel, 120), (&pause, Amd64, Portable, 150),
+        (&pause, I386, Kernel, 90), (&pause, I386, Portable, 120),
+        (&exit, Amd64, Kernel, 80), (&exit, Amd64, Portable, 124),
+        (&exit, I386, Kernel, 45), (&exit, I386, Portable, 92),
+        // issue #3
+        (&hello, Arm64, Portable, 160), (&hello, Arm64, Kernel, 140), (&pause, Arm64, Portable, 190),
+        (&hello, ArmV7, Portable, 130), (&hello, ArmV7, Kernel, 110), (&pause, ArmV7, Portable, 170),
+        (&hello, Riscv64, Portable, 170), (&hello, Riscv64, Kernel, 150), (&pause, Riscv64, Portable, 200),
+        (&hello, Ppc64le, Portable, 180), (&hello, Ppc64le, Kernel, 160), (&pause, Ppc64le, Portable, 220),
+        (&hello, S390x, Portable, 180), (&hello, S390x, Kernel, 160), (&pause, S390x, Portable, 220),
     ];
+    // Targets not reached, with the smallest size reached (see the closing notes).
+    let unmet: &[(&str, Platform, Fit, usize)] = &[];
+    let platforms = support::platforms();
     for (program, platform, fit, max) in targets {
-        let n = size(program, platform, fit);
-        assert!(
-            n <= max,
-            "{} {platform} {fit}: {n} bytes > {max}",
-            program.name()
-        );
+        if !platforms.contains(&platform) {
+            continue;
+        }
+        let n = elf::build(program, platform, fit).unwrap().bytes.len();
+        let reached = unmet
+            .iter()
+            .find(|u| (u.0, u.1, u.2) == (program.name(), platform, fit))
+            .map(|u| u.3);
+        match reached {
+            Some(best) => assert!(
+                n <= best,
+                "{} {platform} {fit}: {n} bytes, worse than the {best} reached (target {max})",
+                program.name()
+            ),
+            None => assert!(
+                n <= max,
+                "{} {platform} {fit}: {n} bytes > {max}",
+                program.name()
+            ),
+        }
     }
 }
 
@@ -329,7 +366,7 @@ fn loads_high_enough_with_little_zero_fill() {
         assert!(payload.base >= 0x1_0000, "{name}: base {:#x}", payload.base);
     }
     // A 1 MiB message still loads whole (the i386 kernel fit moves its base for it).
-    for platform in Platform::ALL {
+    for platform in support::platforms() {
         for fit in Fit::ALL {
             let p = elf::build(&Program::Hello(vec![b'y'; 1 << 20]), platform, fit).unwrap();
             assert!(p.bytes.len() > 1 << 20);
@@ -343,7 +380,7 @@ fn loads_high_enough_with_little_zero_fill() {
 fn every_short_message_length_lays_out() {
     for len in 0..=300usize {
         let message: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-        for platform in Platform::ALL {
+        for platform in support::platforms() {
             for fit in Fit::ALL {
                 let p = elf::build(&Program::Hello(message.clone()), platform, fit)
                     .unwrap_or_else(|e| panic!("{len} bytes, {platform} {fit}: {e}"));

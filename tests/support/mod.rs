@@ -170,6 +170,21 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The platforms the payload tests cover: `SMIDGE_PLATFORMS` (a comma-separated list, e.g.
+/// `linux/arm64,linux/386`) when set, else every platform smidge has.
+pub fn platforms() -> Vec<smidge::Platform> {
+    match std::env::var("SMIDGE_PLATFORMS") {
+        Ok(list) if !list.is_empty() => list
+            .split(',')
+            .map(|p| {
+                p.parse()
+                    .expect("SMIDGE_PLATFORMS: a platform smidge knows")
+            })
+            .collect(),
+        _ => smidge::Platform::ALL.to_vec(),
+    }
+}
+
 /// `SMIDGE_TEST_STRICT=1`: a missing tool fails the test instead of skipping it.
 pub fn strict() -> bool {
     std::env::var("SMIDGE_TEST_STRICT").is_ok_and(|v| v == "1")
