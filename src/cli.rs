@@ -12,7 +12,8 @@ const EXAMPLES: &str = "\
 Examples:
   smidge hello -o hello.tar.gz && docker load -i hello.tar.gz && docker run --rm smidge/hello
   smidge pause --fit kernel | docker load
-  smidge exit 3 --platform linux/386 --format oci -o exit.oci.tar";
+  smidge exit 3 --platform linux/386 --format oci -o exit.oci.tar
+  smidge pause --platform all --format oci-dir -o pause-oci   # one index, every platform";
 
 #[derive(Parser, Debug)]
 #[command(name = "smidge", version, about = ABOUT, after_help = EXAMPLES)]
@@ -72,9 +73,10 @@ Examples:
 /// Options every build command takes.
 #[derive(Args, Debug)]
 pub struct BuildArgs {
-    /// Target platform: linux/amd64 or linux/386 [default: this machine's]
-    #[arg(long, value_name = "P", value_parser = parse_platform)]
-    pub platform: Option<Platform>,
+    /// Target platforms, comma-separated, or `all`: linux/amd64, linux/386, linux/arm64,
+    /// linux/arm/v7, linux/riscv64, linux/ppc64le, linux/s390x [default: this machine's]
+    #[arg(long, value_name = "P[,P...]", value_parser = parse_platforms)]
+    pub platform: Option<Platforms>,
     /// How far the ELF file bends the format: portable (runs under Linux and qemu-user)
     /// or kernel (the smallest file Linux runs).
     #[arg(long, value_name = "F", default_value = "portable", value_parser = parse_fit)]
@@ -117,9 +119,27 @@ pub enum CompressionArg {
     None,
 }
 
-fn parse_platform(s: &str) -> Result<Platform, String> {
-    s.parse()
-        .map_err(|e: smidge::platform::UnknownPlatform| e.to_string())
+/// One or more platforms, in the order given, without repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platforms(pub Vec<Platform>);
+
+fn parse_platforms(s: &str) -> Result<Platforms, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let add: Vec<Platform> = if part == "all" {
+            Platform::ALL.to_vec()
+        } else {
+            vec![part
+                .parse()
+                .map_err(|e: smidge::platform::UnknownPlatform| e.to_string())?]
+        };
+        for p in add {
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    Ok(Platforms(out))
 }
 
 fn parse_fit(s: &str) -> Result<Fit, String> {

@@ -74,19 +74,30 @@ fn run(cli: Cli) -> Result<()> {
         Command::Exit { code, build } => (Program::Exit(code), build),
     };
     let sink = Sink::new(&build)?;
-    let platform = match build.platform {
-        Some(p) => p,
+    let platforms = match &build.platform {
+        Some(list) => list.0.clone(),
         None => match Platform::host() {
-            Some(p) => p,
+            Some(p) => vec![p],
             None => usage(format!(
-                "no default platform for this {} machine; pass --platform linux/amd64 or linux/386",
+                "no default platform for this {} machine; pass --platform (e.g. linux/amd64)",
                 std::env::consts::ARCH
             ))?,
         },
     };
-    let payload = elf::build(&program, platform, build.fit).map_err(|e| Usage(e.to_string()))?;
+    if platforms.len() > 1 && matches!(build.format, Format::Docker | Format::Elf) {
+        return usage(format!(
+            "--format {} holds one platform, and {} were asked for; use --format oci or oci-dir for a multi-platform image, or one --platform",
+            if build.format == Format::Elf { "elf" } else { "docker" },
+            platforms.len()
+        ));
+    }
+    let payloads = platforms
+        .iter()
+        .map(|&p| elf::build(&program, p, build.fit).map(|payload| (p, payload)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Usage(e.to_string()))?;
     if build.format == Format::Elf {
-        return sink.write(&payload.bytes, 0o755);
+        return sink.write(&payloads[0].1.bytes, 0o755);
     }
     let tag = match build.tag.clone() {
         Some(t) => t,
@@ -94,27 +105,30 @@ fn run(cli: Cli) -> Result<()> {
             .parse::<Reference>()
             .expect("default tags are valid"),
     };
-    let image =
-        Image::new(platform, program.name(), &payload.bytes).map_err(|e| Usage(e.to_string()))?;
+    let images = payloads
+        .iter()
+        .map(|(p, payload)| Image::new(*p, program.name(), &payload.bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Usage(e.to_string()))?;
     let compression = match build.compression {
         CompressionArg::Gzip => Compression::Gzip,
         CompressionArg::None => Compression::None,
     };
     match build.format {
         Format::Docker => {
-            let archive = archive::docker_archive(&image, &tag, compression);
+            let archive = archive::docker_archive(&images[0], &tag, compression);
             if build.base64 {
                 sink.write(archive::shell_command(&archive).as_bytes(), 0o644)
             } else {
                 sink.write(&archive, 0o644)
             }
         }
-        Format::Oci => sink.write(&archive::oci_archive(&image, &tag, compression), 0o644),
+        Format::Oci => sink.write(&archive::oci_archive(&images, &tag, compression), 0o644),
         Format::OciDir => {
             let Sink::File(dir) = &sink else {
                 return usage("--format oci-dir writes a directory: give it with -o DIR");
             };
-            archive::write_oci_dir(&image, &tag, compression, dir)?;
+            archive::write_oci_dir(&images, &tag, compression, dir)?;
             Ok(())
         }
         Format::Elf => unreachable!("handled above"),

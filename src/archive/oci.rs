@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! oci-layout                {"imageLayoutVersion":"1.0.0"}
-//! index.json                the index, one manifest, named by annotations
-//! blobs/sha256/<hex>        the manifest, the config, the layer
+//! index.json                the index: one named descriptor, of the image manifest or,
+//!                           for several platforms, of an image index listing one
+//!                           manifest per platform
+//! blobs/sha256/<hex>        the manifests, configs and layers (and that index)
 //! ```
 //!
 //! Where `compression` applies (chosen by testing skopeo 1.9, umoci 0.4.7, podman 4.3 and
@@ -29,7 +31,7 @@ use std::path::Path;
 use super::fs::{parent_dir, write_atomic, ArchiveError};
 use super::tar::{self, Entry};
 use super::Compression;
-use crate::image::index::index_json;
+use crate::image::index::{index_json, index_json_of_index, platform_index, ManifestRef, Names};
 use crate::image::{Digest, Image, Reference};
 
 /// `oci-layout`'s content.
@@ -41,34 +43,60 @@ const LAYER_IN_ARCHIVE: Compression = Compression::None;
 /// Permission bits of every file of the layout.
 pub const FILE_MODE: u32 = 0o644;
 
-/// The files of the layout, path and bytes, in the order they are written.
+/// The files of the layout holding `images` (one per platform, at least one), path and
+/// bytes, in the order they are written.
 pub fn layout_files(
-    image: &Image,
+    images: &[Image],
     tag: &Reference,
     layer_compression: Compression,
 ) -> Vec<(String, Vec<u8>)> {
-    let layer = image.layer_blob(layer_compression);
-    let manifest = image.oci_manifest(&layer);
-    let manifest_digest = Digest::of(&manifest);
-    let index = index_json(
-        &manifest_digest,
-        manifest.len(),
-        tag.tag_or_latest(),
-        &tag.repo_tag(),
-    );
+    assert!(!images.is_empty(), "a layout holds at least one image");
     let blob = |d: &Digest| format!("blobs/sha256/{}", d.hex());
-    vec![
+    let repo_tag = tag.repo_tag();
+    let names = Names {
+        tag: tag.tag_or_latest(),
+        repo_tag: &repo_tag,
+    };
+    let mut blobs = Vec::new();
+    let mut manifests = Vec::new();
+    for image in images {
+        let layer = image.layer_blob(layer_compression);
+        let manifest = image.oci_manifest(&layer);
+        let digest = Digest::of(&manifest);
+        manifests.push((digest.clone(), manifest.len(), image.platform()));
+        blobs.push((blob(&digest), manifest));
+        blobs.push((blob(image.config_digest()), image.config_json().to_vec()));
+        blobs.push((blob(&layer.digest), layer.bytes));
+    }
+    let refs: Vec<ManifestRef<'_>> = manifests
+        .iter()
+        .map(|(digest, size, platform)| ManifestRef {
+            digest,
+            size: *size,
+            platform: *platform,
+        })
+        .collect();
+    let index = match &refs[..] {
+        [one] => index_json(one, names),
+        many => {
+            let inner = platform_index(many);
+            let digest = Digest::of(&inner);
+            let outer = index_json_of_index(&digest, inner.len(), names, many);
+            blobs.push((blob(&digest), inner));
+            outer
+        }
+    };
+    let mut files = vec![
         ("oci-layout".to_string(), OCI_LAYOUT.to_vec()),
         ("index.json".to_string(), index),
-        (blob(&manifest_digest), manifest),
-        (blob(image.config_digest()), image.config_json().to_vec()),
-        (blob(&layer.digest), layer.bytes),
-    ]
+    ];
+    files.extend(blobs);
+    files
 }
 
 /// The layout as a tar (what `skopeo … oci-archive:FILE` reads), compressed as asked.
-pub fn oci_archive(image: &Image, tag: &Reference, compression: Compression) -> Vec<u8> {
-    let files = layout_files(image, tag, LAYER_IN_ARCHIVE);
+pub fn oci_archive(images: &[Image], tag: &Reference, compression: Compression) -> Vec<u8> {
+    let files = layout_files(images, tag, LAYER_IN_ARCHIVE);
     let entries: Vec<Entry<'_>> = files
         .iter()
         .map(|(name, data)| Entry {
@@ -87,7 +115,7 @@ pub fn oci_archive(image: &Image, tag: &Reference, compression: Compression) -> 
 /// directory; anything else (including an existing layout) is refused, so nothing of the
 /// user's is ever merged into or overwritten.
 pub fn write_oci_dir(
-    image: &Image,
+    images: &[Image],
     tag: &Reference,
     compression: Compression,
     dir: &Path,
@@ -109,7 +137,7 @@ pub fn write_oci_dir(
         .tempdir_in(parent_dir(dir))
         .map_err(ArchiveError::io(dir))?;
     fs::create_dir_all(tmp.path().join("blobs/sha256")).map_err(ArchiveError::io(dir))?;
-    for (name, data) in layout_files(image, tag, compression) {
+    for (name, data) in layout_files(images, tag, compression) {
         write_atomic(&tmp.path().join(name), &data, FILE_MODE)?;
     }
     fs::set_permissions(
@@ -141,13 +169,19 @@ mod tests {
     #[test]
     fn archive_holds_the_layout() {
         let (img, tag) = sample();
-        let gz = oci_archive(&img, &tag, Compression::Gzip);
-        assert_eq!(gz, oci_archive(&img, &tag, Compression::Gzip));
+        let gz = oci_archive(std::slice::from_ref(&img), &tag, Compression::Gzip);
+        assert_eq!(
+            gz,
+            oci_archive(std::slice::from_ref(&img), &tag, Compression::Gzip)
+        );
         let mut plain = vec![];
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut plain)
             .unwrap();
-        assert_eq!(plain, oci_archive(&img, &tag, Compression::None));
+        assert_eq!(
+            plain,
+            oci_archive(std::slice::from_ref(&img), &tag, Compression::None)
+        );
         let mut ar = ::tar::Archive::new(&plain[..]);
         let mut names = vec![];
         for e in ar.entries().unwrap() {
@@ -172,7 +206,7 @@ mod tests {
         let (img, tag) = sample();
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("layout");
-        write_oci_dir(&img, &tag, Compression::Gzip, &dir).unwrap();
+        write_oci_dir(std::slice::from_ref(&img), &tag, Compression::Gzip, &dir).unwrap();
         assert_eq!(fs::read(dir.join("oci-layout")).unwrap(), OCI_LAYOUT);
         let index: oci_spec::image::ImageIndex =
             serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
@@ -190,19 +224,19 @@ mod tests {
         assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 1);
         // A second write is refused (not empty), as is a file in the way.
         assert!(matches!(
-            write_oci_dir(&img, &tag, Compression::Gzip, &dir),
+            write_oci_dir(std::slice::from_ref(&img), &tag, Compression::Gzip, &dir),
             Err(ArchiveError::TargetNotEmpty(_))
         ));
         let file = parent.path().join("f");
         fs::write(&file, b"").unwrap();
         assert!(matches!(
-            write_oci_dir(&img, &tag, Compression::None, &file),
+            write_oci_dir(std::slice::from_ref(&img), &tag, Compression::None, &file),
             Err(ArchiveError::TargetNotEmpty(_))
         ));
         // An empty directory is replaced.
         let empty = parent.path().join("empty");
         fs::create_dir(&empty).unwrap();
-        write_oci_dir(&img, &tag, Compression::None, &empty).unwrap();
+        write_oci_dir(std::slice::from_ref(&img), &tag, Compression::None, &empty).unwrap();
         assert!(empty.join("index.json").is_file());
         assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 3);
     }

@@ -28,14 +28,32 @@ fn write_samples() {
     };
     put("x.tar", docker_archive(&image, &tag, Compression::None));
     put("x.tar.gz", docker_archive(&image, &tag, Compression::Gzip));
-    put("x.oci.tar", oci_archive(&image, &tag, Compression::None));
-    put("x.oci.tar.gz", oci_archive(&image, &tag, Compression::Gzip));
+    put(
+        "x.oci.tar",
+        oci_archive(std::slice::from_ref(&image), &tag, Compression::None),
+    );
+    put(
+        "x.oci.tar.gz",
+        oci_archive(std::slice::from_ref(&image), &tag, Compression::Gzip),
+    );
     put(
         "x.sh",
         shell_command(&docker_archive(&image, &tag, Compression::Gzip)).into_bytes(),
     );
-    write_oci_dir(&image, &tag, Compression::None, &dir.join("oci")).unwrap();
-    write_oci_dir(&image, &tag, Compression::Gzip, &dir.join("oci-gz")).unwrap();
+    write_oci_dir(
+        std::slice::from_ref(&image),
+        &tag,
+        Compression::None,
+        &dir.join("oci"),
+    )
+    .unwrap();
+    write_oci_dir(
+        std::slice::from_ref(&image),
+        &tag,
+        Compression::Gzip,
+        &dir.join("oci-gz"),
+    )
+    .unwrap();
     for s in sizes {
         println!("{s}");
     }
@@ -56,7 +74,7 @@ fn write_samples() {
                     p.bytes.len(),
                     docker_archive(&img, &tag, Compression::Gzip).len(),
                     docker_archive(&img, &tag, Compression::None).len(),
-                    oci_archive(&img, &tag, Compression::Gzip).len(),
+                    oci_archive(std::slice::from_ref(&img), &tag, Compression::Gzip).len(),
                 );
             }
         }
