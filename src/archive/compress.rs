@@ -56,6 +56,9 @@ impl Compression {
 
 /// gzip with Zopfli (or flate2 level 9 for large inputs). Deterministic.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
+    if data.len() <= ZOPFLI_SMALL_INPUT {
+        return gzip_small(data);
+    }
     if data.len() > ZOPFLI_MAX_INPUT {
         return gzip_flate2(data);
     }
@@ -72,6 +75,18 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     zopfli::compress(options, zopfli::Format::Gzip, data, &mut out)
         .expect("compressing into a Vec cannot fail");
+    out
+}
+
+/// gzip (RFC 1952) around our own DEFLATE encoder ([`super::deflate`]), with the header
+/// Zopfli and flate2 write: ID1 ID2 CM=8 FLG=0 MTIME=0 XFL=2 ("slowest algorithm") OS=3.
+pub fn gzip_small(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, GZIP_OS_UNIX];
+    out.extend(super::deflate::deflate(data));
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    out.extend(crc.sum().to_le_bytes());
+    out.extend((data.len() as u32).to_le_bytes());
     out
 }
 

@@ -108,8 +108,8 @@ mod tests {
         assert_eq!(
             (gz.len(), Digest::of(&gz).to_string()),
             (
-                299,
-                "sha256:9458808a0eeedc45a08e7b06eb19fbaf62c90dda1fc32def788a98a4545d5624"
+                301,
+                "sha256:c461456c09b7fc914afb36d122cdd3d3662bd357847a0504df8edd680ac9a891"
                     .to_string()
             )
         );
