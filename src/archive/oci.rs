@@ -63,7 +63,7 @@ pub fn layout_files(
         let layer = image.layer_blob(layer_compression);
         let manifest = image.oci_manifest(&layer);
         let digest = Digest::of(&manifest);
-        manifests.push((digest.clone(), manifest.len(), image.platform()));
+        manifests.push((digest, manifest.len(), image.platform()));
         blobs.push((blob(&digest), manifest));
         blobs.push((blob(image.config_digest()), image.config_json().to_vec()));
         blobs.push((blob(&layer.digest), layer.bytes));
