@@ -40,30 +40,35 @@ fn flate2_9(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// 64 KiB: chunks of pseudo-random bytes between chunks of text (the GPL-3 text when the
+/// system has it, else generated words).
 fn mix_64k() -> Vec<u8> {
+    let text = std::fs::read("/usr/share/common-licenses/GPL-3").unwrap_or_else(|_| {
+        let words = [
+            "container ",
+            "image ",
+            "layer ",
+            "smidge ",
+            "the ",
+            "of ",
+            "tar ",
+            "gzip ",
+        ];
+        (0..40000)
+            .flat_map(|i| words[(i * 7 + i / 3) % 8].bytes())
+            .collect()
+    });
     let mut x = 0x1234_5678u32;
     let mut out = Vec::new();
-    let words = [
-        "container ",
-        "image ",
-        "layer ",
-        "smidge ",
-        "the ",
-        "of ",
-        "tar ",
-        "gzip ",
-    ];
+    let mut t = 0;
     while out.len() < 64 << 10 {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        if x.is_multiple_of(4) {
-            out.extend((0..64).map(|i| (x.rotate_left(i) ^ i) as u8));
-        } else {
-            for k in 0..16 {
-                out.extend(words[((x >> (2 * k)) % 8) as usize].as_bytes());
-            }
-        }
+        out.extend((0..200 + x % 800).map(|i| (x.rotate_left(i % 32) ^ i) as u8));
+        let k = (1000 + x % 3000) as usize;
+        out.extend(text.iter().cycle().skip(t).take(k));
+        t = (t + k) % text.len();
     }
     out.truncate(64 << 10);
     out

@@ -131,19 +131,34 @@ struct Hist {
 }
 
 impl Hist {
-    fn of(syms: &[Sym]) -> Hist {
-        let mut h = Hist {
+    fn empty() -> Hist {
+        Hist {
             ll: [0; NUM_LL],
             d: [0; NUM_D],
-        };
+        }
+    }
+
+    fn add(&mut self, s: Sym) {
+        if s.dist == 0 {
+            self.ll[s.litlen as usize] += 1;
+        } else {
+            self.ll[257 + LEN_CODE[s.litlen as usize] as usize] += 1;
+            self.d[dist_code(s.dist as usize)] += 1;
+        }
+    }
+
+    fn minus(&self, other: &Hist) -> Hist {
+        let mut h = self.clone();
+        h.ll.iter_mut().zip(other.ll).for_each(|(a, b)| *a -= b);
+        h.d.iter_mut().zip(other.d).for_each(|(a, b)| *a -= b);
+        h
+    }
+
+    fn of(syms: &[Sym]) -> Hist {
+        let mut h = Hist::empty();
         h.ll[END_OF_BLOCK] = 1;
-        for s in syms {
-            if s.dist == 0 {
-                h.ll[s.litlen as usize] += 1;
-            } else {
-                h.ll[257 + LEN_CODE[s.litlen as usize] as usize] += 1;
-                h.d[dist_code(s.dist as usize)] += 1;
-            }
+        for &s in syms {
+            h.add(s);
         }
         h
     }
@@ -698,6 +713,9 @@ struct Matches {
     pairs: Vec<(u16, u16)>,
     /// run[i]: how many bytes from i on equal data[i].
     run: Vec<u32>,
+    /// Matches at least this long are taken as they are: the positions they cover are
+    /// neither searched nor parsed (a speed-up for large inputs; `usize::MAX` for none).
+    nice: usize,
 }
 
 impl Matches {
@@ -705,7 +723,7 @@ impl Matches {
         &self.pairs[self.start[i] as usize..self.start[i + 1] as usize]
     }
 
-    fn find(data: &[u8], max_chain: usize) -> Matches {
+    fn find(data: &[u8], max_chain: usize, nice: usize) -> Matches {
         let n = data.len();
         let mut run = vec![0u32; n];
         for i in (0..n).rev() {
@@ -727,9 +745,16 @@ impl Matches {
         let mut prev = vec![u32::MAX; n];
         let mut start = Vec::with_capacity(n + 1);
         let mut pairs = Vec::with_capacity(n);
+        let mut skip_until = 0;
         for i in 0..n {
             start.push(pairs.len() as u32);
             if i + MIN_MATCH > n {
+                continue;
+            }
+            if i < skip_until {
+                let k = key(i);
+                prev[i] = head[k];
+                head[k] = i as u32;
                 continue;
             }
             let max_len = MAX_MATCH.min(n - i);
@@ -753,7 +778,7 @@ impl Matches {
                         if l > best {
                             best = l;
                             pairs.push((l as u16, dist as u16));
-                            if l == max_len {
+                            if l == max_len || l >= nice {
                                 break;
                             }
                         }
@@ -762,11 +787,19 @@ impl Matches {
                     steps += 1;
                 }
             }
+            if best >= nice {
+                skip_until = i + best;
+            }
             prev[i] = head[k];
             head[k] = i as u32;
         }
         start.push(pairs.len() as u32);
-        Matches { start, pairs, run }
+        Matches {
+            start,
+            pairs,
+            run,
+            nice,
+        }
     }
 }
 
@@ -834,13 +867,15 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
             && (m.run[i] as usize).min(b - i) > 2 * MAX_MATCH
             && m.run[i - MAX_MATCH] as usize > MAX_MATCH
     };
-    for j in 0..n {
+    let mut j = 0;
+    while j < n {
         let i = a + j;
         let c = cost[j];
         // Deep inside a long run of one byte, the cheapest way through is 258-byte matches
         // at distance 1 (Zopfli's shortcut); only the run's ends need the full search.
         if in_long_run(j) {
             cost[j + MAX_MATCH] = c + model.dist[0] + model.len[MAX_MATCH];
+            j += 1;
             continue;
         }
         let lit = c + model.lit[data[i] as usize];
@@ -854,6 +889,7 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
             if hi < lo {
                 break;
             }
+            debug_assert!(c.is_finite());
             let dc = c + model.dist[dist_code(dist as usize)];
             let targets = &mut cost[j + lo..=j + hi];
             for (t, &lc) in targets.iter_mut().zip(&model.len[lo..=hi]) {
@@ -865,6 +901,8 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
             }
             lo = hi + 1;
         }
+        let longest = lo - 1;
+        j += if longest >= m.nice { longest } else { 1 };
     }
     // Backward: at each position, a symbol whose cost explains the position's cost (the
     // same additions in the same order, so equality is exact).
@@ -957,7 +995,10 @@ fn squeeze(
         }
         last_bits = bits;
     }
-    // The parse that is cheapest with the fixed codes, in case a fixed block wins.
+    // The parse that is cheapest with the fixed codes, in case a fixed block might win.
+    if fixed_bits(&best_hist) > best_bits + best_bits / 8 {
+        return best;
+    }
     let fixed = parse_optimal(m, data, range, &Model::fixed());
     let fh = Hist::of(&fixed);
     if fixed_bits(&fh) < best_bits {
@@ -973,20 +1014,42 @@ fn squeeze(
 /// Splits `syms` into blocks where that pays; returns symbol indices of block starts
 /// (after the first).
 fn split_points(syms: &[Sym], max_blocks: usize) -> Vec<usize> {
-    let bytes = |r: Range<usize>| syms[r].iter().map(|s| s.len()).sum::<usize>();
-    let cost = |r: Range<usize>| block_bits(&Hist::of(&syms[r.clone()]), bytes(r), false);
-    let mut blocks: Vec<(Range<usize>, bool)> = vec![(0..syms.len(), false)];
+    // Candidate split points: every `stride` symbols, at most 256 of them, with the
+    // statistics and byte counts up to each, so a block's statistics are a difference.
+    let stride = syms.len().div_ceil(256).max(1);
+    let mut at: Vec<usize> = (0..syms.len()).step_by(stride).collect();
+    at.push(syms.len());
+    let mut cum = vec![(Hist::empty(), 0usize)];
+    for w in at.windows(2) {
+        let (mut h, mut bytes) = cum.last().expect("one at least").clone();
+        for &s in &syms[w[0]..w[1]] {
+            h.add(s);
+            bytes += s.len();
+        }
+        cum.push((h, bytes));
+    }
+    let cost = |lo: usize, hi: usize| {
+        let mut h = cum[hi].0.minus(&cum[lo].0);
+        h.ll[END_OF_BLOCK] = 1;
+        block_bits(&h, cum[hi].1 - cum[lo].1, false)
+    };
+    let mut blocks: Vec<(Range<usize>, bool)> = vec![(0..at.len() - 1, false)];
     while blocks.len() < max_blocks {
         // The largest block not yet found unsplittable.
         let Some(bi) = (0..blocks.len())
-            .filter(|&i| !blocks[i].1 && blocks[i].0.len() >= 8)
-            .max_by_key(|&i| (blocks[i].0.len(), usize::MAX - i))
+            .filter(|&i| !blocks[i].1 && blocks[i].0.len() >= 2)
+            .max_by_key(|&i| {
+                (
+                    cum[blocks[i].0.end].1 - cum[blocks[i].0.start].1,
+                    usize::MAX - i,
+                )
+            })
         else {
             break;
         };
         let r = blocks[bi].0.clone();
-        let whole = cost(r.clone());
-        let f = |k: usize| cost(r.start..k) + cost(k..r.end);
+        let whole = cost(r.start, r.end);
+        let f = |k: usize| cost(r.start, k) + cost(k, r.end);
         let (k, split) = find_minimum(f, r.start + 1, r.end);
         if split < whole {
             blocks[bi] = (r.start..k, false);
@@ -995,7 +1058,7 @@ fn split_points(syms: &[Sym], max_blocks: usize) -> Vec<usize> {
             blocks[bi].1 = true;
         }
     }
-    blocks.iter().skip(1).map(|(r, _)| r.start).collect()
+    blocks.iter().skip(1).map(|(r, _)| at[r.start]).collect()
 }
 
 /// An approximate minimum of `f` over lo..hi: Zopfli's search, sampling a few points and
@@ -1180,12 +1243,15 @@ fn encode(data: &[u8]) -> Vec<(Range<usize>, Vec<Sym>)> {
     }
     // Effort by size: everything up to a few KiB gets the full treatment; 64 KiB stays
     // within a couple of milliseconds.
-    let (max_chain, iterations, block_iterations, max_blocks) = if n <= 16 << 10 {
-        (4096, 15, 10, 8)
+    // Effort by size (measured, see examples/deflate_bench.rs): up to 16 KiB exhaustive
+    // match search and a few iterations (our archives: ~1.3 ms for 3.5 KiB); above, short
+    // chains, matches of 32 bytes or more taken as they are, one iteration.
+    let (max_chain, nice, iterations, block_iterations, max_blocks) = if n <= 16 << 10 {
+        (4096, usize::MAX, 5, 3, 8)
     } else {
-        (64, 4, 2, 8)
+        (32, 32, 1, 1, 8)
     };
-    let m = Matches::find(data, max_chain);
+    let m = Matches::find(data, max_chain, nice);
     let whole = squeeze(&m, data, 0..n, parse_lazy(&m, data, 0..n), iterations);
     let single = vec![(0..n, whole.clone())];
 
