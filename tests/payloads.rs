@@ -226,35 +226,38 @@ fn every_instruction_decodes_as_listed() {
     }
 }
 
-/// Capstone's operands with hex numbers in decimal, as the listings write them.
+/// Capstone's operands with every hex number (`0x3c`, `#0x10`, `-0x10(r1)`) in decimal, as
+/// the listings may write them.
 fn operands(op_str: &str) -> Vec<String> {
     op_str
         .split(", ")
         .filter(|o| !o.is_empty())
-        .map(|o| {
-            o.split(' ')
-                .map(|w| {
-                    let (word, close) = w.split_at(w.trim_end_matches([']', '!']).len());
-                    let (sign, word) = match word.strip_prefix('#') {
-                        Some(rest) => ("#", rest),
-                        None => ("", word),
-                    };
-                    let (minus, word) = match word.strip_prefix('-') {
-                        Some(rest) => ("-", rest),
-                        None => ("", word),
-                    };
-                    match word.strip_prefix("0x") {
-                        Some(h) => format!(
-                            "{sign}{minus}{}{close}",
-                            u64::from_str_radix(h, 16).unwrap()
-                        ),
-                        None => w.to_string(),
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(hex_to_decimal)
         .collect()
+}
+
+fn hex_to_decimal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts_word = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        if starts_word && b[i..].starts_with(b"0x") {
+            let digits = b[i + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
+            if digits > 0 {
+                let hex = &s[i + 2..i + 2 + digits];
+                out.push_str(&u64::from_str_radix(hex, 16).unwrap().to_string());
+                i += 2 + digits;
+                continue;
+            }
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
 }
 
 /// The listing's operands (before its `;` comment); a symbolic operand (an address the

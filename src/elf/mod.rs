@@ -1,6 +1,7 @@
 //! The smallest ELF executables: header layouts per platform and [`Fit`], and the planner
 //! that lays a program's code into them.
 
+mod golf;
 pub mod layout;
 pub mod machine;
 mod plan;
@@ -67,6 +68,9 @@ pub fn build(program: &Program, platform: Platform, fit: Fit) -> Result<Payload,
         if m.len() > Program::MAX_MESSAGE {
             return Err(BuildError::MessageTooLong(m.len()));
         }
+    }
+    if let Some(payload) = golf::payload(program, platform, fit) {
+        return Ok(payload);
     }
     let layout = Layout::new(platform, fit);
     let addressing = if layout.base_below_4g() {
