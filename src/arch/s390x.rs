@@ -139,15 +139,17 @@ impl Isa for S390x {
                 if data.len() % 2 == 1 {
                     data.push(0);
                 }
+                // larl first: 6 bytes + a 4-byte jump fill the 12-byte hole at e_shoff/e_flags,
+                // and the two 4-byte loads then fit p_paddr and the code's own start.
                 insns.extend([
-                    lghi(2, 1, "fd 1 = stdout"),
-                    set_r4(message.len()),
                     Insn::new(&[0xc0, 0x30, 0, 0, 0, 0], "larl %r3, message").fixup(
                         Fixup::Encode {
                             target: Target::Data,
                             encode: encode_ril32,
                         },
                     ),
+                    lghi(2, 1, "fd 1 = stdout"),
+                    set_r4(message.len()),
                     svc(SYS_WRITE, "SYS_write"),
                     // r2 now holds what write returned (possibly a negative errno).
                     Insn::new(&[0x17, 0x22], "xr %r2, %r2 ; status 0"),
