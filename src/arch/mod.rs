@@ -153,6 +153,12 @@ pub trait Isa {
     fn align(&self) -> usize {
         1
     }
+
+    /// The data (the message) starts at a file offset that is a multiple of this (s390x's
+    /// `larl` addresses halfwords).
+    fn data_align(&self) -> usize {
+        1
+    }
 }
 
 /// Lowers `program` for `platform`.

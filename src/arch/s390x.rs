@@ -131,14 +131,8 @@ impl Isa for S390x {
                 insns.push(svc(SYS_EXIT, "SYS_exit"));
             }
             Program::Hello(message) => {
-                // `larl` reaches even addresses only. The planner puts data at the start of the
-                // smallest header hole it fits, or after the code (always even here); the one
-                // hole starting at an odd offset is e_ident[7..16] of the kernel fit, 9 bytes
-                // long, so data of even length never lands there. The pad byte is not written.
+                // `larl` reaches even addresses only: data_align() is 2.
                 data.extend_from_slice(message);
-                if data.len() % 2 == 1 {
-                    data.push(0);
-                }
                 // larl first: 6 bytes + a 4-byte jump fill the 12-byte hole at e_shoff/e_flags,
                 // and the two 4-byte loads then fit p_paddr and the code's own start.
                 insns.extend([
@@ -217,6 +211,10 @@ impl Isa for S390x {
     }
 
     /// `bcr 0, %r0` (07 00), the assemblers' `nopr`.
+    fn data_align(&self) -> usize {
+        2
+    }
+
     fn nop(&self) -> Insn {
         Insn::new(&[0x07, 0x00], "bcr 0, %r0 ; nop")
     }

@@ -38,18 +38,22 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         Entry::Prefixed { code, .. } => Some(code),
         Entry::Free => None,
     };
+    let data_align = isa.data_align();
     let mut data_at = None;
     if !code.data.is_empty() {
+        let room =
+            |h: &std::ops::Range<usize>| h.end.saturating_sub(h.start.next_multiple_of(data_align));
         let best = holes
             .iter()
             .enumerate()
             .filter(|(_, h)| Some(h.start) != entry_hole)
-            .filter(|(_, h)| h.end != usize::MAX && h.len() >= code.data.len())
-            .min_by_key(|(_, h)| h.len())
+            .filter(|(_, h)| h.end != usize::MAX && room(h) >= code.data.len())
+            .min_by_key(|(_, h)| room(h))
             .map(|(i, _)| i);
         if let Some(i) = best {
-            data_at = Some(holes[i].start);
-            holes[i].start += code.data.len();
+            let at = holes[i].start.next_multiple_of(data_align);
+            data_at = Some(at);
+            holes[i].start = at + code.data.len();
         }
     }
 
@@ -157,7 +161,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         .unwrap_or(header_len);
     let data_at = match data_at {
         Some(at) => at,
-        None => code_end.max(header_len),
+        None => code_end.max(header_len).next_multiple_of(data_align),
     };
     let file_len = (data_at + code.data.len()).max(code_end).max(header_len);
 

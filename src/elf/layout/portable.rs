@@ -33,9 +33,12 @@ fn e_ident(f: &mut Fields, m: &Machine, honest: bool) {
 
 /// 64-bit: a plain 64-byte ELF header whose last bytes are also the first of the program
 /// header. Little-endian: e_phnum = 1 and e_shentsize = 0 read as p_type = PT_LOAD, and
-/// e_shnum/e_shstrndx as p_flags (8 bytes shared, 112 bytes of headers). Big-endian:
-/// e_shnum = 0 and e_shstrndx = 1 read as p_type (4 bytes shared, 116). Holes: e_version,
-/// e_shoff, e_flags (where the machine ignores it), p_paddr, p_align.
+/// e_shnum/e_shstrndx as p_flags (8 bytes shared, 112 bytes of headers). Big-endian: only
+/// e_shstrndx = 0 is shared, as p_type's high half (118 bytes): qemu-user on a
+/// little-endian host byte-swaps the ELF header and then the program header in one buffer,
+/// so a 4-byte overlap (e_shnum = 0, e_shstrndx = 1 as p_type = 1) reads as p_type 0x100
+/// there; zero reads the same both ways. Holes: e_version, e_shoff, e_flags (where the
+/// machine ignores it), p_paddr, p_align, and on big-endian e_shentsize + e_shnum.
 pub struct Portable64 {
     phoff: usize,
     honest_ident: bool,
@@ -46,7 +49,7 @@ pub static PORTABLE64_LSB: Portable64 = Portable64 {
     honest_ident: true,
 };
 pub static PORTABLE64_MSB: Portable64 = Portable64 {
-    phoff: ehdr64::E_SHENTSIZE + 2,
+    phoff: ehdr64::E_SHENTSIZE + 4,
     honest_ident: true,
 };
 pub static KERNEL64_LSB: Portable64 = Portable64 {
@@ -54,7 +57,7 @@ pub static KERNEL64_LSB: Portable64 = Portable64 {
     honest_ident: false,
 };
 pub static KERNEL64_MSB: Portable64 = Portable64 {
-    phoff: ehdr64::E_SHENTSIZE + 2,
+    phoff: ehdr64::E_SHENTSIZE + 4,
     honest_ident: false,
 };
 
@@ -82,7 +85,7 @@ impl Rules for Portable64 {
             f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
             f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
         } else {
-            f.u32(ph + P_TYPE, "p_type (= e_shnum, e_shstrndx)", PT_LOAD);
+            f.u32(ph + P_TYPE, "p_type (high half = e_shstrndx = 0)", PT_LOAD);
             f.u32(ph + P_FLAGS, "p_flags", PF_R | PF_X);
         }
         f.u64(ph + P_OFFSET, "p_offset", 0);
