@@ -14,6 +14,10 @@
 //! infop->start_stack;` too. So every register the code reads it sets first; `zero` (x0)
 //! is zero by the ISA.
 //!
+//! qemu-user reads e_flags: with EF_RISCV_RVE (0x8) set it takes the syscall number from t0
+//! instead of a7 (linux-user/riscv/cpu_loop.c), so that bit must stay clear; the header
+//! field cannot be a free hole for code or data on this platform.
+//!
 //! The message is addressed PC-relatively, in four instructions that each stand alone
 //! (see [`message_address`]), because the planner may put a jump between any two of them.
 
@@ -119,7 +123,7 @@ fn c_addi16sp(imm: i32) -> Vec<u8> {
 /// `c.addi4spn rd', sp, imm` (CIW, funct3 000, op 00): rd' = sp + imm, a non-zero multiple
 /// of 4 below 1024; rd' is x8..x15; bits 12..5 = imm[5:4|9:6|2|3].
 fn c_addi4spn(rd: u32, imm: u32) -> Vec<u8> {
-    assert!((8..16).contains(&rd) && imm != 0 && imm % 4 == 0 && imm < 1024);
+    assert!((8..16).contains(&rd) && imm != 0 && imm.is_multiple_of(4) && imm < 1024);
     let bits = ((imm >> 4) & 3) << 11
         | ((imm >> 6) & 0xf) << 7
         | ((imm >> 2) & 1) << 6
@@ -130,7 +134,7 @@ fn c_addi4spn(rd: u32, imm: u32) -> Vec<u8> {
 /// `c.sdsp rs2, imm(sp)` (CSS, funct3 111, op 10): stores 8 bytes at sp + imm, a multiple
 /// of 8 below 512; bits 12..7 = imm[5:3|8:6].
 fn c_sdsp(rs2: u32, imm: u32) -> Vec<u8> {
-    assert!(imm % 8 == 0 && imm < 512);
+    assert!(imm.is_multiple_of(8) && imm < 512);
     let bits = ((imm >> 3) & 7) << 10 | ((imm >> 6) & 7) << 7;
     half(0b111 << 13 | bits | rs2 << 2 | 0b10)
 }
@@ -152,7 +156,7 @@ fn c_srli(rd: u32, shamt: i32) -> Vec<u8> {
 /// `c.sd rs2', imm(rs1')` (CS, funct3 111, op 00): stores 8 bytes at rs1' + imm, a multiple
 /// of 8 below 256; bits 12..10 = imm[5:3], bits 6..5 = imm[7:6]; rs1', rs2' are x8..x15.
 fn c_sd(rs2: u32, imm: u32, rs1: u32) -> Vec<u8> {
-    assert!(imm % 8 == 0 && imm < 256 && (8..16).contains(&rs1) && (8..16).contains(&rs2));
+    assert!(imm.is_multiple_of(8) && imm < 256 && (8..16).contains(&rs1) && (8..16).contains(&rs2));
     let bits = ((imm >> 3) & 7) << 10 | ((imm >> 6) & 3) << 5;
     half(0b111 << 13 | bits | (rs1 - 8) << 7 | (rs2 - 8) << 2)
 }
@@ -179,11 +183,6 @@ fn lui(rd: u32, imm: u32) -> Vec<u8> {
 /// `auipc rd, imm` (U-type, opcode 0010111): rd = pc + (imm << 12).
 fn auipc(rd: u32, imm: u32) -> Vec<u8> {
     word(imm << 12 | rd << 7 | 0b0010111)
-}
-
-/// `ecall` (SYSTEM, all fields zero but the opcode 1110011).
-fn ecall() -> Insn {
-    Insn::new(&word(0b1110011), "ecall")
 }
 
 /// `blt rs1, zero, offset` (B-type, funct3 100, opcode 1100011), written `bltz`; the offset
@@ -295,27 +294,45 @@ fn encode_addi_lo(bytes: &mut [u8], _pc: u64, target: u64) -> Result<(), String>
     Ok(())
 }
 
-/// rd = the address of the message, PC-relatively, in four instructions that each stand
+/// An instruction as the listing writes it, its bytes checked against the same instruction
+/// encoded from its fields (`encoded`), so a typo in either cannot go unnoticed.
+fn listed(bytes: &[u8], encoded: Vec<u8>, asm: impl Into<String>) -> Insn {
+    let asm = asm.into();
+    assert_eq!(bytes, &encoded[..], "listing bytes of `{asm}`");
+    Insn::new(bytes, asm)
+}
+
+/// `ecall` (SYSTEM, every field zero but the opcode).
+fn ecall() -> Insn {
+    listed(&[0x73, 0x00, 0x00, 0x00], word(0b1110011), "ecall")
+}
+
+/// a1 = the address of the message, PC-relatively, in four instructions that each stand
 /// alone, so the planner may put a jump between any two of them: `auipc` reaches the
 /// message's page (keeping its own offset within its page), two shifts clear that offset
 /// (the image is mapped at a page boundary, so page offsets are file offsets), `addi` adds
 /// the message's offset from that page.
-fn message_address(rd: u32) -> Vec<Insn> {
-    let r = reg_name(rd);
+fn message_address() -> Vec<Insn> {
     vec![
-        Insn::new(
-            &auipc(rd, 0),
-            format!("auipc {r}, message ; page of the message"),
+        listed(
+            &[0x97, 0x05, 0x00, 0x00],
+            auipc(A1, 0),
+            "auipc a1, message ; a1 = pc + the pages up to the message's",
         )
         .fixup(Fixup::Encode {
             target: Target::Data,
             encode: encode_auipc,
         }),
-        Insn::new(&c_srli(rd, 12), format!("c.srli {r}, 12")),
-        Insn::new(&c_slli(rd, 12), format!("c.slli {r}, 12 ; {r} = that page")),
-        Insn::new(
-            &addi(rd, rd, 0),
-            format!("addi {r}, {r}, message ; {r} = message"),
+        listed(&[0xb1, 0x81], c_srli(A1, 12), "c.srli a1, 12"),
+        listed(
+            &[0xb2, 0x05],
+            c_slli(A1, 12),
+            "c.slli a1, 12 ; a1 = that page",
+        ),
+        listed(
+            &[0x93, 0x85, 0x05, 0x00],
+            addi(A1, A1, 0),
+            "addi a1, a1, message ; a1 = message",
         )
         .fixup(Fixup::Encode {
             target: Target::Data,
@@ -331,82 +348,125 @@ impl Isa for Riscv64 {
         match program {
             Program::Exit(code) => {
                 insns.extend(li(A0, (*code).into(), "status"));
-                insns.extend(li(A7, SYS_EXIT, "SYS_exit"));
+                insns.push(listed(
+                    &[0x93, 0x08, 0xd0, 0x05],
+                    addi(A7, ZERO, SYS_EXIT),
+                    "addi a7, zero, 93 ; SYS_exit",
+                ));
                 insns.push(ecall());
             }
             Program::Hello(message) => {
                 data.extend_from_slice(message);
                 let len = i32::try_from(message.len()).expect("message length is checked");
-                insns.extend(li(A0, 1, "fd 1 = stdout"));
-                insns.extend(message_address(A1));
+                insns.push(listed(
+                    &[0x05, 0x45],
+                    c_li(A0, 1),
+                    "c.li a0, 1 ; fd 1 = stdout",
+                ));
+                insns.extend(message_address());
                 insns.extend(li(A2, len, "length"));
-                insns.extend(li(A7, SYS_WRITE, "SYS_write"));
+                insns.push(listed(
+                    &[0x93, 0x08, 0x00, 0x04],
+                    addi(A7, ZERO, SYS_WRITE),
+                    "addi a7, zero, 64 ; SYS_write",
+                ));
                 insns.push(ecall());
                 // a0 now holds what write returned (possibly a negative errno).
-                insns.extend(li(A0, 0, "status 0"));
-                insns.push(Insn::new(
-                    &c_addi(A7, SYS_EXIT - SYS_WRITE),
-                    format!("c.addi a7, {} ; SYS_exit", SYS_EXIT - SYS_WRITE),
+                insns.push(listed(&[0x01, 0x45], c_li(A0, 0), "c.li a0, 0 ; status 0"));
+                insns.push(listed(
+                    &[0xf5, 0x08],
+                    c_addi(A7, SYS_EXIT - SYS_WRITE),
+                    "c.addi a7, 29 ; SYS_exit = SYS_write + 29",
                 ));
                 insns.push(ecall());
             }
             Program::Pause => {
-                let set_hi = STOP_SIGNALS >> 12;
-                let set_lo = STOP_SIGNALS & 0xfff;
                 insns.extend([
                     // 32 bytes of stack (sp stays 16-byte aligned; the psABI has no red
-                    // zone): act = {sa_handler, sa_flags, sa_mask} at sp (struct sigaction
+                    // zone): act = {sa_handler, sa_flags, sa_mask} at sp (the struct sigaction
                     // of include/uapi/asm-generic/signal.h: riscv has no sa_restorer), and
                     // set at sp + 16, which is also act.sa_mask.
-                    Insn::new(&c_addi16sp(-32), "c.addi16sp sp, -32"),
-                    Insn::new(&c_addi4spn(A1, 16), "c.addi4spn a1, sp, 16 ; a1 = &set"),
-                    Insn::new(&c_lui(A2, set_hi), format!("c.lui a2, {set_hi}")),
-                    Insn::new(
-                        &c_addi(A2, set_lo),
-                        format!("c.addi a2, {set_lo} ; a2 = {{SIGINT, SIGTERM}}"),
+                    listed(&[0x3d, 0x71], c_addi16sp(-32), "c.addi16sp sp, -32"),
+                    listed(
+                        &[0x0c, 0x08],
+                        c_addi4spn(A1, 16),
+                        "c.addi4spn a1, sp, 16 ; a1 = &set",
                     ),
-                    Insn::new(&c_sd(A2, 0, A1), "c.sd a2, 0(a1) ; set"),
-                    Insn::new(&c_li(A0, SIG_IGN), "c.li a0, 1 ; SIG_IGN"),
-                    Insn::new(&c_sdsp(A0, 0), "c.sdsp a0, 0(sp) ; act.sa_handler"),
-                    Insn::new(&c_sdsp(ZERO, 8), "c.sdsp zero, 8(sp) ; act.sa_flags = 0"),
+                    listed(
+                        &[0x11, 0x66],
+                        c_lui(A2, STOP_SIGNALS >> 12),
+                        "c.lui a2, 4 ; a2 = 0x4000",
+                    ),
+                    listed(
+                        &[0x09, 0x06],
+                        c_addi(A2, STOP_SIGNALS & 0xfff),
+                        "c.addi a2, 2 ; a2 = 0x4002 = {SIGINT, SIGTERM}",
+                    ),
+                    listed(&[0x90, 0xe1], c_sd(A2, 0, A1), "c.sd a2, 0(a1) ; set"),
+                    listed(&[0x05, 0x45], c_li(A0, SIG_IGN), "c.li a0, 1 ; SIG_IGN"),
+                    listed(
+                        &[0x2a, 0xe0],
+                        c_sdsp(A0, 0),
+                        "c.sdsp a0, 0(sp) ; act.sa_handler",
+                    ),
+                    listed(
+                        &[0x02, 0xe4],
+                        c_sdsp(ZERO, 8),
+                        "c.sdsp zero, 8(sp) ; act.sa_flags = 0",
+                    ),
                     // rt_sigprocmask(SIG_BLOCK, &set, NULL, 8): a blocked signal is never
                     // "ignored", so the kernel queues SIGTERM/SIGINT even for a
                     // PID-namespace init whose handler is SIG_DFL.
-                    Insn::new(&c_li(A0, SIG_BLOCK), "c.li a0, 0 ; SIG_BLOCK"),
-                    Insn::new(&c_li(A2, 0), "c.li a2, 0 ; no old set"),
-                    Insn::new(&c_li(A3, SIGSET_SIZE), "c.li a3, 8 ; sigsetsize"),
-                    Insn::new(
-                        &addi(A7, ZERO, SYS_RT_SIGPROCMASK),
-                        format!("addi a7, zero, {SYS_RT_SIGPROCMASK} ; SYS_rt_sigprocmask"),
+                    listed(&[0x01, 0x45], c_li(A0, SIG_BLOCK), "c.li a0, 0 ; SIG_BLOCK"),
+                    listed(&[0x01, 0x46], c_li(A2, 0), "c.li a2, 0 ; no old set"),
+                    listed(
+                        &[0xa1, 0x46],
+                        c_li(A3, SIGSET_SIZE),
+                        "c.li a3, 8 ; sigsetsize",
+                    ),
+                    listed(
+                        &[0x93, 0x08, 0x70, 0x08],
+                        addi(A7, ZERO, SYS_RT_SIGPROCMASK),
+                        "addi a7, zero, 135 ; SYS_rt_sigprocmask",
                     ),
                     ecall(),
                     // rt_sigaction(SIGCHLD, &{SIG_IGN, flags 0}, NULL, 8): children (and
                     // orphans handed to us as PID 1) are reaped by the kernel.
-                    Insn::new(&c_li(A0, SIGCHLD), "c.li a0, 17 ; SIGCHLD"),
-                    Insn::new(&c_mv(A1, SP), "c.mv a1, sp ; &act"),
-                    Insn::new(
-                        &c_addi(A7, SYS_RT_SIGACTION - SYS_RT_SIGPROCMASK),
+                    listed(&[0x45, 0x45], c_li(A0, SIGCHLD), "c.li a0, 17 ; SIGCHLD"),
+                    listed(&[0x8a, 0x85], c_mv(A1, SP), "c.mv a1, sp ; &act"),
+                    listed(
+                        &[0xfd, 0x18],
+                        c_addi(A7, SYS_RT_SIGACTION - SYS_RT_SIGPROCMASK),
                         "c.addi a7, -1 ; SYS_rt_sigaction",
                     ),
                     ecall(),
                     // rt_sigtimedwait(&set, NULL, NULL = no timeout, 8), again if
                     // interrupted (-EINTR after SIGSTOP/SIGCONT).
-                    Insn::new(
-                        &c_addi(A7, SYS_RT_SIGTIMEDWAIT - SYS_RT_SIGACTION),
+                    listed(
+                        &[0x8d, 0x08],
+                        c_addi(A7, SYS_RT_SIGTIMEDWAIT - SYS_RT_SIGACTION),
                         "c.addi a7, 3 ; SYS_rt_sigtimedwait",
                     ),
-                    Insn::new(&c_li(A1, 0), "c.li a1, 0 ; no siginfo"),
-                    Insn::new(&c_addi4spn(A0, 16), "c.addi4spn a0, sp, 16 ; &set").label(WAIT),
+                    listed(&[0x81, 0x45], c_li(A1, 0), "c.li a1, 0 ; no siginfo"),
+                    listed(
+                        &[0x08, 0x08],
+                        c_addi4spn(A0, 16),
+                        "c.addi4spn a0, sp, 16 ; &set",
+                    )
+                    .label(WAIT),
                     ecall(),
-                    Insn::new(&bltz(A0), "bltz a0, wait").fixup(Fixup::Encode {
-                        target: Target::Label(WAIT),
-                        encode: encode_bltz,
-                    }),
+                    listed(&[0x63, 0x40, 0x05, 0x00], bltz(A0), "bltz a0, wait").fixup(
+                        Fixup::Encode {
+                            target: Target::Label(WAIT),
+                            encode: encode_bltz,
+                        },
+                    ),
                     // A signal arrived (a0 = its number): exit(0).
-                    Insn::new(&c_li(A0, 0), "c.li a0, 0 ; status 0"),
-                    Insn::new(
-                        &addi(A7, ZERO, SYS_EXIT),
-                        format!("addi a7, zero, {SYS_EXIT} ; SYS_exit"),
+                    listed(&[0x01, 0x45], c_li(A0, 0), "c.li a0, 0 ; status 0"),
+                    listed(
+                        &[0x93, 0x08, 0xd0, 0x05],
+                        addi(A7, ZERO, SYS_EXIT),
+                        "addi a7, zero, 93 ; SYS_exit",
                     ),
                     ecall(),
                 ]);
@@ -415,6 +475,8 @@ impl Isa for Riscv64 {
         Code { insns, data }
     }
 
+    /// `c.j target` (CJ, funct3 101, op 01), ±2 KiB; the offset is filled in by
+    /// [`encode_c_j`].
     fn jump(&self, target: Target) -> Insn {
         Insn::new(&[0x01, 0xa0], "c.j target").fixup(Fixup::Encode {
             target,
@@ -422,10 +484,12 @@ impl Isa for Riscv64 {
         })
     }
 
+    /// `c.nop` (`c.addi zero, 0`).
     fn nop(&self) -> Insn {
         Insn::new(&[0x01, 0x00], "c.nop")
     }
 
+    /// The C extension's 16-bit instructions: 2-byte alignment.
     fn align(&self) -> usize {
         2
     }
