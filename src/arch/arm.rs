@@ -4,20 +4,22 @@
 //!
 //! Registers at the ELF entry point. Linux clears them all but sp and pc
 //! (arch/arm/include/asm/processor.h `start_thread`: `memset(regs->uregs, 0, ...)`, then
-//! only r10 on no-MMU kernels and r7..r10 for FDPIC binaries; `ELF_PLAT_INIT` sets r0 = 0;
-//! a 32-bit process on arm64 gets `compat_start_thread` → `start_thread_common`:
-//! `memset(regs, 0, sizeof(*regs))`). The CPSR is USR mode with N, Z, C, V clear in both.
-//! qemu-user (linux-user/elfload.c `init_thread` for ARM) memsets the registers to zero,
-//! then sets r1 = [sp + 4] and r2 = [sp + 8] (argv[0] and what follows), r10 = start_data
-//! and r0 = 0. So the code relies on r0, r4..r7 being zero and on nothing else: r1, r2 and
-//! r10 are always set before use.
+//! r10 only on no-MMU kernels and r7..r10 only for FDPIC binaries; arch/arm/include/asm/elf.h
+//! `ELF_PLAT_INIT` sets r0 = 0; a 32-bit process on an arm64 kernel gets
+//! arch/arm64/include/asm/processor.h `compat_start_thread` → `start_thread_common`:
+//! `memset(regs, 0, sizeof(*regs))`). qemu-user (linux-user/elfload.c `init_thread` for 32-bit
+//! ARM) memsets the registers to zero, then sets r1 = [sp + 4] and r2 = [sp + 8] (argv[0]
+//! and what follows it), r10 = start_data and r0 = 0 (r7..r9 only for FDPIC). So the code
+//! relies on r0, r5 and r7 being zero (`exit 0`'s status, SIG_BLOCK, the zero words of
+//! `pause`'s structs) and on nothing else: r1, r2 are always set before use, and the flags
+//! the loop of `pause` tests are set by the code itself.
 //!
-//! Everything here is ARMv4 (`mov`, `orr`, `add`, `sub`, `push`, `svc`, `b`), except
-//! `movw`/`movt` (ARMv6T2/v7), used only for a message length that two `mov`/`orr`
-//! immediates cannot build. So the programs run on ARMv5TE/v6 (armel and Raspberry Pi 1)
-//! for every message whose length is at most 16 significant bits or so, on every v7, and on
-//! v8 cores that can run AArch32 at EL0 (not all can: e.g. Apple M1, Neoverse V1/V2 are
-//! AArch64-only).
+//! Everything here is ARMv4 (`mov`, `orr`, `add`, `sub`, `push`, `svc`, `b`, conditional
+//! execution), except `movw`/`movt` (ARMv6T2/v7), used only for a message length that is
+//! neither a rotated 8-bit immediate nor the sum of two (so never below 64 KiB). The
+//! programs therefore run on every EABI ARM Linux CPU (v5TE, v6 as in the Raspberry Pi 1 and
+//! Zero, v7), and on ARMv8/v9 cores that still execute AArch32 at EL0 (Cortex-A53/A72 do;
+//! Apple M-series and several recent cores are AArch64-only and cannot run linux/arm/v7).
 
 use super::{Addressing, Code, Fixup, Insn, Isa, Target};
 use crate::Program;
@@ -44,29 +46,15 @@ pub struct ArmV7;
 
 const WAIT: u8 = 0;
 
-/// Registers by number (sp = r13, pc = r15).
-const R0: u32 = 0;
-const R1: u32 = 1;
-const R2: u32 = 2;
-const R3: u32 = 3;
-const R4: u32 = 4;
-const R5: u32 = 5;
-const R6: u32 = 6;
-const R7: u32 = 7;
-const SP: u32 = 13;
-const PC: u32 = 15;
-
-/// Condition fields (bits 31..28).
-const EQ: u32 = 0x0;
-const NE: u32 = 0x1;
+/// Condition field (bits 31..28): always.
 const AL: u32 = 0xe;
 
 fn insn(word: u32, asm: impl Into<String>) -> Insn {
     Insn::new(&word.to_le_bytes(), asm)
 }
 
-/// The 12-bit "modified immediate" of a data-processing instruction for `value`: an 8-bit
-/// value rotated right by twice the 4-bit rotation field.
+/// The 12-bit "modified immediate" of a data-processing instruction for `value` (an 8-bit
+/// value rotated right by twice the 4-bit rotation field), if there is one.
 fn imm12(value: u32) -> Option<u32> {
     (0..16).find_map(|rot| {
         let imm8 = value.rotate_left(2 * rot);
@@ -74,63 +62,19 @@ fn imm12(value: u32) -> Option<u32> {
     })
 }
 
-/// Data-processing with an immediate: cond 001 opcode S Rn Rd imm12.
-fn dp_imm(cond: u32, opcode: u32, s: bool, rn: u32, rd: u32, value: u32) -> u32 {
-    let imm = imm12(value).expect("encodable immediate");
-    (cond << 28) | (1 << 25) | (opcode << 21) | (u32::from(s) << 20) | (rn << 16) | (rd << 12) | imm
-}
-
+/// Data-processing opcodes (bits 24..21).
 const OP_SUB: u32 = 0b0010;
 const OP_ADD: u32 = 0b0100;
-const OP_ORR: u32 = 0b1100;
-const OP_MOV: u32 = 0b1101;
-
-/// `mov rd, #value` (cond 0011101 S 0000 Rd imm12).
-fn mov(rd: u32, value: u32, comment: &str) -> Insn {
-    let word = dp_imm(AL, OP_MOV, false, 0, rd, value);
-    insn(word, with_comment(format!("mov r{rd}, #{value}"), comment))
-}
-
-/// `mov rd, rm` (cond 0001101 0 0000 Rd 00000000 Rm), with `sp` for r13.
-fn mov_reg(rd: u32, rm: u32, comment: &str) -> Insn {
-    let word = (AL << 28) | (OP_MOV << 21) | (rd << 12) | rm;
-    insn(
-        word,
-        with_comment(format!("mov r{rd}, {}", reg(rm)), comment),
-    )
-}
-
-fn reg(r: u32) -> String {
-    match r {
-        SP => "sp".into(),
-        PC => "pc".into(),
-        _ => format!("r{r}"),
-    }
-}
-
-fn with_comment(asm: String, comment: &str) -> String {
-    if comment.is_empty() {
-        asm
-    } else {
-        format!("{asm} ; {comment}")
-    }
-}
-
-/// `svc #0`: the system call numbered r7 (EABI).
-fn svc() -> Insn {
-    insn(0xef00_0000, "svc #0")
-}
 
 /// Data shorter than this could go into a header hole before the code (the largest hole
 /// of the 32-bit layouts is e_ident[7..16] in the kernel fit, 9 bytes).
 const MIN_DATA: usize = 10;
 
-/// `adr rd, message` = `add rd, pc, #imm`, where pc reads as the instruction's address + 8
-/// (the message comes after the code). The encoder would write `sub rd, pc, #imm` for a
-/// message before it.
-fn adr(rd: u32) -> Insn {
-    let asm = format!("add r{rd}, pc, #message ; adr r{rd}, message");
-    insn(dp_imm(AL, OP_ADD, false, PC, rd, 0), asm).fixup(Fixup::Encode {
+/// `adr r1, message` = `add r1, pc, #imm` (cond 001 0100 0 Rn=1111 Rd imm12), where pc
+/// reads as the instruction's address + 8 (the message comes after the code). The encoder
+/// writes `sub r1, pc, #imm` (opcode 0010) for a message before it.
+fn adr_r1_message() -> Insn {
+    insn(0xe28f_1000, "add r1, pc, #message ; adr r1, message").fixup(Fixup::Encode {
         target: Target::Data,
         encode: encode_adr,
     })
@@ -171,30 +115,33 @@ fn encode_branch(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
 }
 
 /// r2 = `len` (r2 is not zero at entry under qemu-user): one `mov` when the length is a
-/// rotated 8-bit immediate, `mov` + `orr` when it splits into two, else `movw` (+ `movt`).
+/// rotated 8-bit immediate, `mov` + `orr` when it splits into two, else `movw` (+ `movt`),
+/// ARMv6T2/v7 only.
 fn set_r2(len: usize) -> Vec<Insn> {
     let n = u32::try_from(len).expect("message length is checked by Program");
-    if imm12(n).is_some() {
-        return vec![mov(R2, n, "length")];
+    // mov r2, #imm (cond 0011 1010 0000 0010 imm12); orr r2, r2, #imm (0011 1000 0010 0010).
+    if let Some(imm) = imm12(n) {
+        return vec![insn(0xe3a0_2000 | imm, format!("mov r2, #{n} ; length"))];
     }
     for rot in 0..16 {
         let low = n & 0xffu32.rotate_right(2 * rot);
         let high = n & !low;
-        if low != 0 && imm12(low).is_some() && imm12(high).is_some() {
-            let orr = dp_imm(AL, OP_ORR, false, R2, R2, high);
+        if let (Some(l), Some(h)) = (imm12(low), imm12(high)) {
             return vec![
-                mov(R2, low, ""),
-                insn(orr, format!("orr r2, r2, #{high} ; length {n}")),
+                insn(0xe3a0_2000 | l, format!("mov r2, #{low}")),
+                insn(0xe382_2000 | h, format!("orr r2, r2, #{high} ; length {n}")),
             ];
         }
     }
-    // movw rd, #imm16 (cond 0011 0000 imm4 Rd imm12); movt: the same with 0100.
+    // movw r2, #imm16 (cond 0011 0000 imm4 0010 imm12); movt: the same with 0100.
     let (lo, hi) = (n & 0xffff, n >> 16);
-    let movw =
-        |op: u32, v: u32| (AL << 28) | (op << 20) | ((v >> 12) << 16) | (R2 << 12) | (v & 0xfff);
-    let mut out = vec![insn(movw(0x30, lo), format!("movw r2, #{lo}"))];
+    let imm16 = |v: u32| ((v >> 12) << 16) | (v & 0xfff);
+    let mut out = vec![insn(0xe300_2000 | imm16(lo), format!("movw r2, #{lo}"))];
     if hi != 0 {
-        out.push(insn(movw(0x34, hi), format!("movt r2, #{hi} ; length {n}")));
+        out.push(insn(
+            0xe340_2000 | imm16(hi),
+            format!("movt r2, #{hi} ; length {n}"),
+        ));
     }
     out
 }
@@ -203,13 +150,22 @@ impl Isa for ArmV7 {
     fn lower(&self, program: &Program, _addressing: Addressing) -> Code {
         let mut insns = Vec::new();
         let mut data = Vec::new();
+        // Words are written as the manual draws them (cond in the top nibble); the named
+        // constants fill the low 8 bits of a `mov` immediate (rotation 0).
         match program {
             Program::Exit(code) => {
                 if *code != 0 {
-                    insns.push(mov(R0, u32::from(*code), "status"));
+                    let code = u32::from(*code);
+                    insns.push(insn(
+                        0xe3a0_0000 | code,
+                        format!("mov r0, #{code} ; status"),
+                    ));
                 }
-                insns.push(mov(R7, SYS_EXIT.into(), "SYS_exit"));
-                insns.push(svc());
+                insns.push(insn(
+                    0xe3a0_7000 | u32::from(SYS_EXIT),
+                    "mov r7, #1 ; SYS_exit",
+                ));
+                insns.push(insn(0xef00_0000, "svc #0"));
             }
             Program::Hello(message) => {
                 data.extend_from_slice(message);
@@ -219,75 +175,80 @@ impl Isa for ArmV7 {
                 if !message.is_empty() && message.len() < MIN_DATA {
                     data.resize(MIN_DATA, 0);
                 }
-                insns.push(mov(R7, SYS_WRITE.into(), "SYS_write"));
-                insns.push(mov(R0, 1, "fd 1 = stdout"));
-                insns.push(adr(R1));
+                insns.push(insn(
+                    0xe3a0_7000 | u32::from(SYS_WRITE),
+                    "mov r7, #4 ; SYS_write",
+                ));
+                insns.push(insn(0xe3a0_0001, "mov r0, #1 ; fd 1 = stdout"));
+                insns.push(adr_r1_message());
                 insns.extend(set_r2(message.len()));
-                insns.push(svc());
+                insns.push(insn(0xef00_0000, "svc #0"));
                 // r0 now holds what write returned (possibly a negative errno).
-                insns.push(mov(R7, SYS_EXIT.into(), "SYS_exit"));
-                insns.push(mov(R0, 0, "status 0"));
-                insns.push(svc());
+                insns.push(insn(
+                    0xe3a0_7000 | u32::from(SYS_EXIT),
+                    "mov r7, #1 ; SYS_exit",
+                ));
+                insns.push(insn(0xe3a0_0000, "mov r0, #0 ; status 0"));
+                insns.push(insn(0xef00_0000, "svc #0"));
             }
             Program::Pause => {
-                let set = STOP_SIGNALS;
-                let (low, high) = (set & 0xff, set & !0xff);
+                const _: () = assert!(STOP_SIGNALS == 0x2 | 0x4000);
                 insns.extend([
-                    // Both structs on the stack in one push (sp stays 8-byte aligned, nothing
-                    // is written below it): sp -> act = {sa_handler = SIG_IGN, sa_flags = 0},
-                    // sp + 8 -> set = {SIGINT, SIGTERM} (64 bits). r5 and r7 are 0 at entry.
-                    mov(R4, SIG_IGN.into(), "act.sa_handler = SIG_IGN"),
-                    mov(R6, low, "SIGINT"),
-                    insn(
-                        dp_imm(AL, OP_ORR, false, R6, R6, high),
-                        format!("orr r6, r6, #{high} ; | SIGTERM: set = {set:#x}"),
-                    ),
-                    insn(
-                        0xe92d_0000 | (1 << R4) | (1 << R5) | (1 << R6) | (1 << R7),
-                        "push {r4, r5, r6, r7} ; stmdb sp!: act, then set",
-                    ),
+                    // Both structs on the stack in one push (sp stays 8-byte aligned; AAPCS
+                    // has no red zone, so nothing is written below sp):
+                    //   sp     -> act = {sa_handler = SIG_IGN (r4), sa_flags = 0 (r5)}
+                    //   sp + 8 -> set = {SIGINT | SIGTERM (r6), 0 (r7)} (64 bits)
+                    // r5 and r7 are 0 at entry. The kernel's struct sigaction here is
+                    // {handler, flags, restorer, mask}: restorer and mask are not read for
+                    // SIG_IGN without SA_RESTORER.
+                    insn(0xe3a0_4000 | u32::from(SIG_IGN), "mov r4, #1 ; SIG_IGN"),
+                    insn(0xe3a0_6002, "mov r6, #2 ; SIGINT"),
+                    insn(0xe386_6901, "orr r6, r6, #16384 ; | SIGTERM: 0x4002"),
+                    insn(0xe92d_00f0, "push {r4, r5, r6, r7} ; stmdb sp!: act, set"),
                     // rt_sigprocmask(SIG_BLOCK = r0 = 0, &set, NULL, 8): a blocked signal is
                     // never "ignored", so the kernel queues SIGTERM/SIGINT even for a
                     // PID-namespace init whose handler is SIG_DFL.
+                    insn(0xe28d_1008, "add r1, sp, #8 ; &set"),
+                    insn(0xe3a0_2000, "mov r2, #0 ; oldset = NULL"),
                     insn(
-                        dp_imm(AL, OP_ADD, false, SP, R1, 8),
-                        "add r1, sp, #8 ; &set",
+                        0xe3a0_3000 | u32::from(SIGSET_SIZE),
+                        "mov r3, #8 ; sigsetsize",
                     ),
-                    mov(R2, 0, "oldset = NULL"),
-                    mov(R3, SIGSET_SIZE.into(), "sigsetsize"),
-                    mov(R7, SYS_RT_SIGPROCMASK.into(), "SYS_rt_sigprocmask"),
-                    svc(),
+                    insn(
+                        0xe3a0_7000 | u32::from(SYS_RT_SIGPROCMASK),
+                        "mov r7, #175 ; SYS_rt_sigprocmask",
+                    ),
+                    insn(0xef00_0000, "svc #0"),
                     // rt_sigaction(SIGCHLD, &act, NULL = r2, 8 = r3): children (and orphans
                     // handed to us as PID 1) are reaped by the kernel, zombies never stay.
-                    // The kernel's struct sigaction here is {handler, flags, restorer, mask}.
-                    mov(R0, SIGCHLD.into(), "SIGCHLD"),
-                    mov_reg(R1, SP, "&act"),
-                    mov(R7, SYS_RT_SIGACTION.into(), "SYS_rt_sigaction"),
-                    svc(),
+                    insn(0xe3a0_0000 | u32::from(SIGCHLD), "mov r0, #17 ; SIGCHLD"),
+                    insn(0xe1a0_100d, "mov r1, sp ; &act"),
+                    insn(
+                        0xe3a0_7000 | u32::from(SYS_RT_SIGACTION),
+                        "mov r7, #174 ; SYS_rt_sigaction",
+                    ),
+                    insn(0xef00_0000, "svc #0"),
                     // rt_sigtimedwait(&set, NULL, NULL = r2, 8 = r3), again if interrupted.
-                    mov(R1, 0, "no siginfo"),
+                    // movs sets Z = 0 (177 is not zero), so addne runs the first time.
+                    insn(0xe3a0_1000, "mov r1, #0 ; no siginfo"),
                     insn(
-                        dp_imm(AL, OP_MOV, true, 0, R7, SYS_RT_SIGTIMEDWAIT.into()),
-                        "movs r7, #177 ; SYS_rt_sigtimedwait, and Z = 0 (ne)",
+                        0xe3b0_7000 | u32::from(SYS_RT_SIGTIMEDWAIT),
+                        "movs r7, #177 ; SYS_rt_sigtimedwait, ne",
+                    ),
+                    insn(0x128d_0008, "addne r0, sp, #8 ; &set (eq: exiting)")
+                        .label(WAIT)
+                        .reads_flags(),
+                    insn(0xef00_0000, "svc #0 ; rt_sigtimedwait, or (eq) exit(0)"),
+                    // r0 = a signal number (> 0), or -errno (-EINTR after SIGSTOP/SIGCONT).
+                    insn(
+                        0xe1b0_0fa0,
+                        "lsrs r0, r0, #31 ; negative: r0 = 1, ne; else r0 = 0, eq",
                     ),
                     insn(
-                        dp_imm(NE, OP_ADD, false, SP, R0, 8),
-                        "addne r0, sp, #8 ; &set (unless exiting)",
-                    )
-                    .label(WAIT)
-                    .reads_flags(),
-                    svc(),
-                    // r0 = a signal number (> 0) or -errno (-EINTR after SIGSTOP/SIGCONT).
-                    insn(
-                        0xe1b0_0000 | (R0 << 12) | (31 << 7) | (0b01 << 5) | R0,
-                        "lsrs r0, r0, #31 ; r0 = 1 and ne if negative, r0 = 0 and eq if not",
-                    ),
-                    insn(
-                        dp_imm(EQ, OP_MOV, false, 0, R7, SYS_EXIT.into()),
+                        0x03a0_7000 | u32::from(SYS_EXIT),
                         "moveq r7, #1 ; a signal arrived: SYS_exit, status r0 = 0",
                     )
                     .reads_flags(),
-                    // Back to wait again, or (eq) straight to the svc: exit(0).
                     branch(AL, Target::Label(WAIT), "b wait"),
                 ]);
             }
@@ -300,7 +261,7 @@ impl Isa for ArmV7 {
     }
 
     fn nop(&self) -> Insn {
-        mov_reg(R0, R0, "nop")
+        insn(0xe1a0_0000, "mov r0, r0 ; nop")
     }
 
     fn align(&self) -> usize {
@@ -321,21 +282,46 @@ mod tests {
         assert_eq!(imm12(0xf000_000f), Some(0x2ff));
     }
 
+    /// Every way of building the length decodes (capstone) as listed and computes it.
     #[test]
     fn lengths_of_every_size_build() {
+        use capstone::prelude::*;
+        let cs = Capstone::new()
+            .arm()
+            .mode(capstone::arch::arm::ArchMode::Arm)
+            .build()
+            .unwrap();
         for len in [
-            0usize,
-            255,
-            256,
-            257,
-            1020,
-            0x4002,
-            0xffff,
-            0x1_0001,
-            (1 << 26) - 1,
-        ] {
+            0usize, 14, 255, 256, 257, 1020, 0x4002, 0xffff, 0x1_0001, 0x10_0003,
+        ]
+        .into_iter()
+        .chain([0x12_3456, 0x3e8_0001, (1 << 26) - 1])
+        {
             let insns = set_r2(len);
             assert!(insns.len() <= 2, "{len}");
+            let mut r2 = 0u32;
+            for i in &insns {
+                let d = cs.disasm_count(&i.bytes, 0, 1).unwrap();
+                let d = d.iter().next().unwrap();
+                let text = format!("{} {}", d.mnemonic().unwrap(), d.op_str().unwrap());
+                let listed = i.asm.split(" ;").next().unwrap();
+                let (mnemonic, ops) = listed.split_once(' ').unwrap();
+                let imm: u32 = ops.rsplit('#').next().unwrap().parse().unwrap();
+                assert_eq!(text.split(' ').next(), Some(mnemonic), "{text} / {listed}");
+                let read = text.rsplit('#').next().unwrap();
+                let read = match read.strip_prefix("0x") {
+                    Some(h) => u32::from_str_radix(h, 16).unwrap(),
+                    None => read.parse().unwrap(),
+                };
+                assert_eq!(read, imm, "{text} / {listed}");
+                r2 = match mnemonic {
+                    "mov" | "movw" => imm,
+                    "orr" => r2 | imm,
+                    "movt" => (r2 & 0xffff) | (imm << 16),
+                    _ => unreachable!("{listed}"),
+                };
+            }
+            assert_eq!(r2 as usize, len);
         }
     }
 
@@ -347,7 +333,7 @@ mod tests {
         encode_branch(&mut b, 0x10000, 0x10000).unwrap();
         assert_eq!(b, 0xeaff_fffeu32.to_le_bytes());
         assert!(encode_branch(&mut b, 0, 1 << 26).is_err());
-        let mut a = adr(R1).bytes;
+        let mut a = adr_r1_message().bytes;
         encode_adr(&mut a, 0x10000, 0x10018).unwrap();
         assert_eq!(a, 0xe28f_1010u32.to_le_bytes());
         encode_adr(&mut a, 0x10000, 0x10000).unwrap();
