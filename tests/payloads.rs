@@ -163,7 +163,16 @@ fn branch_target(platform: Platform, mnemonic: &str, op_str: &str, pc: u64) -> O
         (Platform::Amd64 | Platform::I386, "jmp") => hex(op_str),
         (Platform::Arm64 | Platform::ArmV7, "b" | "b.w") => hex(op_str),
         (Platform::Riscv64, "j" | "c.j") => {
-            Some(pc.wrapping_add(op_str.parse::<i64>().ok()? as u64))
+            // An offset: decimal up to 9, else 0x-hex, either with a sign.
+            let (minus, digits) = match op_str.strip_prefix('-') {
+                Some(d) => (true, d),
+                None => (false, op_str),
+            };
+            let v = match digits.strip_prefix("0x") {
+                Some(h) => i64::from_str_radix(h, 16).ok()?,
+                None => digits.parse::<i64>().ok()?,
+            };
+            Some(pc.wrapping_add((if minus { -v } else { v }) as u64))
         }
         (Platform::Ppc64le, "b") => hex(op_str),
         (Platform::S390x, "j" | "jg") => hex(op_str),

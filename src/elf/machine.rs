@@ -50,11 +50,13 @@ pub const fn machine(platform: Platform) -> Machine {
             e_machine: EM_ARM,
             e_flags: Some(EF_ARM_EABI_VER5 | EF_ARM_ABI_FLOAT_HARD),
         },
+        // What an RV64GC toolchain writes. Not free for code: qemu-user reads the syscall
+        // number from t0 instead of a7 when EF_RISCV_RVE is set.
         Platform::Riscv64 => Machine {
             class: ELFCLASS64,
             data: ELFDATA2LSB,
             e_machine: EM_RISCV,
-            e_flags: None,
+            e_flags: Some(EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE),
         },
         // e_flags = 2: the ELFv2 ABI, where e_entry is the first instruction (ELFv1 makes
         // it a function descriptor).

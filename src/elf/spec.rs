@@ -24,6 +24,9 @@ pub const EM_RISCV: u16 = 243;
 /// e_flags of EM_ARM: EABI version 5, hard-float calling convention.
 pub const EF_ARM_EABI_VER5: u32 = 0x0500_0000;
 pub const EF_ARM_ABI_FLOAT_HARD: u32 = 0x0000_0400;
+/// e_flags of EM_RISCV: compressed instructions, double-precision float ABI (RV64GC).
+pub const EF_RISCV_RVC: u32 = 0x1;
+pub const EF_RISCV_FLOAT_ABI_DOUBLE: u32 = 0x4;
 /// e_flags of EM_PPC64: the ELFv2 ABI.
 pub const EF_PPC64_ABI_V2: u32 = 2;
 
