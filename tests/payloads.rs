@@ -132,9 +132,13 @@ fn size_targets() {
     }
 }
 
-fn capstone(platform: Platform) -> Capstone {
+/// The disassembler for a payload (ARM's mode from e_entry's bit 0: Thumb or ARM).
+fn capstone(platform: Platform, payload: &Payload) -> Capstone {
     let cs = Capstone::new();
     match platform {
+        Platform::ArmV7 if payload.entry_address & 1 == 1 => {
+            cs.arm().mode(arch::arm::ArchMode::Thumb).build()
+        }
         Platform::Amd64 => cs.x86().mode(arch::x86::ArchMode::Mode64).build(),
         Platform::I386 => cs.x86().mode(arch::x86::ArchMode::Mode32).build(),
         Platform::Arm64 => cs.arm64().mode(arch::arm64::ArchMode::Arm).build(),
@@ -186,7 +190,7 @@ fn branch_target(platform: Platform, mnemonic: &str, op_str: &str, pc: u64) -> O
 #[test]
 fn every_instruction_decodes_as_listed() {
     for (name, _, platform, _, payload) in all() {
-        let cs = capstone(platform);
+        let cs = capstone(platform, &payload);
         let mut at = payload.entry;
         for placed in &payload.code {
             let insns = cs

@@ -159,6 +159,17 @@ pub trait Isa {
     fn data_align(&self) -> usize {
         1
     }
+
+    /// Whether the data may go into a header hole (before the code). An instruction set
+    /// whose address-forming instruction only reaches forward says no.
+    fn data_in_holes(&self) -> bool {
+        true
+    }
+
+    /// Bits or'ed into e_entry: 1 for code that starts in ARM's Thumb state.
+    fn entry_bits(&self) -> u64 {
+        0
+    }
 }
 
 /// Lowers `program` for `platform`.

@@ -129,6 +129,7 @@ fn i386_kernel_hello(message: &[u8]) -> Option<Payload> {
         bytes,
         base: u64::from(BASE),
         entry: ENTRY,
+        entry_address: u64::from(entry),
         code: code
             .into_iter()
             .map(|(offset, insn)| Placed { offset, insn })

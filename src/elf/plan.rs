@@ -22,6 +22,8 @@ pub struct Payload {
     pub base: u64,
     /// File offset of the entry point.
     pub entry: usize,
+    /// e_entry: the entry point's address, with any mode bits (Thumb's bit 0).
+    pub entry_address: u64,
     /// Every instruction, in execution order, with the jumps the planner added.
     pub code: Vec<Placed>,
     /// File offset of the data (the message of `hello`), if any.
@@ -172,7 +174,9 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
     let base = layout.base(file_len);
 
     let mut bytes = vec![0u8; file_len];
-    layout.fields(entry, file_len).write(&mut bytes);
+    layout
+        .fields(entry, isa.entry_bits(), file_len)
+        .write(&mut bytes);
     if !code.data.is_empty() {
         bytes[data_at..data_at + code.data.len()].copy_from_slice(&code.data);
     }
@@ -244,6 +248,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         bytes,
         base,
         entry,
+        entry_address: (base + entry as u64) | isa.entry_bits(),
         code: placed,
         data: (!code.data.is_empty()).then_some(data_at),
     })

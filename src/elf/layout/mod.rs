@@ -227,13 +227,13 @@ impl Layout {
     }
 
     /// The fixed fields for a file of `file_len` bytes whose entry point is at file
-    /// offset `entry`.
-    pub fn fields(&self, entry: usize, file_len: usize) -> Fields {
+    /// offset `entry`, with `entry_bits` or'ed into e_entry (Thumb's bit 0).
+    pub fn fields(&self, entry: usize, entry_bits: u64, file_len: usize) -> Fields {
         let mut f = Fields::new(&self.machine);
         let base = self.base(file_len);
         let v = Values {
             base,
-            entry: base + entry as u64,
+            entry: (base + entry as u64) | entry_bits,
             file_len,
         };
         self.rules.fields(&self.machine, &mut f, v);
@@ -247,7 +247,7 @@ impl Layout {
             Entry::Prefixed { offset, .. } => offset,
             Entry::Free => 0,
         };
-        let fields = self.fields(entry, self.header_len());
+        let fields = self.fields(entry, 0, self.header_len());
         let mut holes: Vec<Range<usize>> = Vec::new();
         for at in 0..self.header_len() {
             if fields.covers(at) {
