@@ -28,7 +28,15 @@ pub struct UnknownPlatform(pub String);
 
 impl Platform {
     /// Every platform, in the order `--platform all` lists them.
-    pub const ALL: [Platform; 2] = [Platform::Amd64, Platform::I386];
+    pub const ALL: [Platform; 7] = [
+        Platform::Amd64,
+        Platform::I386,
+        Platform::Arm64,
+        Platform::ArmV7,
+        Platform::Riscv64,
+        Platform::Ppc64le,
+        Platform::S390x,
+    ];
 
     /// The OCI `os` field.
     pub fn os(self) -> &'static str {

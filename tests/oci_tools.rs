@@ -156,3 +156,100 @@ fn oci_dir_unpacks_with_umoci_to_one_executable_file() {
         }
     }
 }
+
+// issue #3: one reference, every platform.
+// $ smidge hello --platform all --format oci-dir -o layout
+// $ skopeo inspect --raw oci:layout:latest          # an index, a manifest per platform
+// $ skopeo copy --all oci:layout:latest oci:copy:latest
+// $ umoci unpack --image layout:latest-arm64-v8 bundle
+#[test]
+fn multi_platform_layout_is_one_index_that_tools_read() {
+    require!("skopeo", "umoci");
+    let dir = tempdir();
+    let layout = dir.path().join("layout");
+    ok([
+        "hello",
+        "--platform",
+        "all",
+        "--format",
+        "oci-dir",
+        "-o",
+        layout.to_str().unwrap(),
+    ]);
+    let raw = |reference: &str| -> Value {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw", reference])
+            .output()
+            .expect("spawn skopeo");
+        assert!(out.status.success(), "{}", show(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let platforms_of = |index: &Value| -> Vec<String> {
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let p = &m["platform"];
+                let mut s = format!(
+                    "{}/{}",
+                    p["os"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap()
+                );
+                if let Some(v) = p["variant"].as_str() {
+                    s = format!("{s}/{v}");
+                }
+                s
+            })
+            .collect()
+    };
+    let want: Vec<String> = smidge::Platform::ALL
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let index = raw(&format!("oci:{}:latest", layout.display()));
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(platforms_of(&index), want);
+
+    // Each platform resolves to its own image.
+    for platform in smidge::Platform::ALL {
+        let mut args = vec!["--override-arch", platform.architecture()];
+        if let Some(v) = platform.variant() {
+            args.extend(["--override-variant", v]);
+        }
+        let reference = format!("oci:{}:latest", layout.display());
+        args.push(&reference);
+        let image = skopeo_inspect(&args);
+        assert_eq!(image["Architecture"], platform.architecture(), "{image:#}");
+    }
+
+    // skopeo copy --all keeps every platform.
+    let copy = dir.path().join("copy");
+    let out = Command::new("skopeo")
+        .args(["copy", "--all"])
+        .arg(format!("oci:{}:latest", layout.display()))
+        .arg(format!("oci:{}:latest", copy.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        platforms_of(&raw(&format!("oci:{}:latest", copy.display()))),
+        want
+    );
+
+    // umoci cannot pick a platform from an index; each platform has its own tag.
+    let bundle = dir.path().join("bundle");
+    let out = Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:latest-arm64-v8", layout.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let hello = std::fs::read(bundle.join("rootfs/hello")).unwrap();
+    assert_eq!(&hello[..4], b"\x7fELF");
+    assert_eq!(hello[18], 183, "e_machine = EM_AARCH64");
+}
