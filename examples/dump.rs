@@ -1,30 +1,35 @@
+//! Writes every built-in payload, for every platform and fit, into a directory, for golfers
+//! who want to look at the bytes (`xxd`, `objdump -D -b binary`) or run them.
+//!
+//!     cargo run --example dump -- /tmp/payloads
+
 use smidge::{elf, Fit, Platform, Program};
-fn main() {
-    for p in Platform::ALL {
-        for f in Fit::ALL {
-            for prog in [
-                Program::Hello(b"Hello, world!\n".to_vec()),
-                Program::Pause,
-                Program::Exit(42),
-                Program::Exit(0),
-            ] {
-                let pl = elf::build(&prog, p, f).unwrap();
-                let name = format!(
-                    "/tmp/sx/{}{}-{}-{}",
-                    prog.name(),
-                    if let Program::Exit(c) = prog {
-                        c.to_string()
-                    } else {
-                        String::new()
-                    },
-                    p.architecture(),
-                    f
-                );
-                std::fs::write(&name, &pl.bytes).unwrap();
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o755)).unwrap();
-                println!("{name} {}", pl.bytes.len());
+use std::os::unix::fs::PermissionsExt;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "smidge-payloads".into());
+    std::fs::create_dir_all(&dir)?;
+    let programs = [
+        Program::Hello(Program::DEFAULT_MESSAGE.to_vec()),
+        Program::Pause,
+        Program::Exit(0),
+    ];
+    for platform in Platform::ALL {
+        for fit in Fit::ALL {
+            for program in &programs {
+                let payload = elf::build(program, platform, fit)?;
+                let arch = platform
+                    .to_string()
+                    .trim_start_matches("linux/")
+                    .replace('/', "-");
+                let path = format!("{dir}/{}-{arch}-{fit}", program.name());
+                std::fs::write(&path, &payload.bytes)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+                println!("{:5} {path}", payload.bytes.len());
             }
         }
     }
+    Ok(())
 }
