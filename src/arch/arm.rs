@@ -6,8 +6,15 @@
 //! HWCAP_THUMB && pc & 1) regs->ARM_cpsr |= PSR_T_BIT`, and arch/arm/kernel/elf.c
 //! `elf_check_arch` accepts an odd e_entry when the CPU has Thumb; arm64's
 //! `compat_start_thread` sets PSR_AA32_T_BIT for `pc & 1`; qemu-user linux-user/elfload.c
-//! `init_thread`: `if (infop->entry & 1) regs->uregs[16] |= CPSR_T`). A 2-byte branch lets
-//! every 4-byte header hole hold one instruction and the branch out of it.
+//! `init_thread`: `if (infop->entry & 1) regs->uregs[16] |= CPSR_T`). A 32-bit ARM kernel
+//! needs CONFIG_ARM_THUMB for that (arch/arm/kernel/setup.c clears HWCAP_THUMB without it);
+//! distribution kernels and arm64's compat layer have it. A 2-byte branch lets every 4-byte
+//! header hole hold one instruction and the branch out of it.
+//!
+//! The message is addressed with `adr` (forward only, word-aligned target), so it must come
+//! after the code at a word boundary: [`Isa::data_align`] is 4 and [`Isa::data_in_holes`]
+//! false; short messages are also padded past the largest hole (see `MIN_DATA`), since the
+//! planner places data by size alone.
 //!
 //! Registers at the ELF entry point. Linux clears them all but sp and pc
 //! (arch/arm/include/asm/processor.h `start_thread`: `memset(regs->uregs, 0, ...)`, then
