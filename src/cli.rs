@@ -68,7 +68,125 @@ Examples:
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// Pack your own static program, or a folder, into the smallest FROM-scratch image.
+    ///
+    /// A single file becomes /<name> (or --dest), its mode kept; the entrypoint defaults to
+    /// it when it is executable, so `docker run IMAGE ARGS` runs it with ARGS. A folder
+    /// becomes the image's root tree (files, directories, symlinks, hard links; modes kept;
+    /// owner 0:0; mtimes = SOURCE_DATE_EPOCH or 0): the same input gives the same digest on
+    /// any machine. The platform is read from the entrypoint's ELF header. Dynamically
+    /// linked programs and #! scripts are refused (a scratch image has no loader or
+    /// interpreter) unless what they need is packed too. Large inputs stream (constant
+    /// memory).
+    #[command(after_help = "\
+Examples:
+  smidge pack /bin/busybox -o bb.tar.gz && docker load -i bb.tar.gz && docker run --rm smidge/busybox echo hi
+  smidge pack ./rootfs --entrypoint '[\"/bin/app\",\"--serve\"]' --expose 8080 -t me/app:1 | docker load
+  smidge pack ./server --add ./static:/srv/static --env MODE=prod --user 1000:1000 --strip -o app.tar.gz
+  smidge pack ./big-binary --compression zstd --format oci-dir -o layout   # zstd: not for docker 20.10
+
+Compression: gzip (default; archives up to 1 MiB get smidge's own DEFLATE/Zopfli, larger
+ones flate2 level 9), zstd (level 12; `docker load` of Docker 20.10 cannot read a zstd
+archive: use it with --format oci/oci-dir or a newer engine), none.")]
+    Pack(PackArgs),
 }
+
+/// `smidge pack`'s options.
+#[derive(Args, Debug)]
+pub struct PackArgs {
+    /// Files and folders to pack: a file goes to /<name>, a folder's content to /.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Also pack SRC (a file or a folder) at DEST in the image; repeatable. A DEST ending
+    /// in / is a folder the file goes into.
+    #[arg(long, value_name = "SRC:DEST")]
+    pub add: Vec<String>,
+    /// Where the one PATH goes in the image (a file: its path; a folder: where its
+    /// content goes).
+    #[arg(long, value_name = "/PATH")]
+    pub dest: Option<String>,
+    /// The entrypoint: a JSON array or words [default: the file, when one executable is
+    /// packed]. '' for none.
+    #[arg(long, value_name = "JSON-or-words")]
+    pub entrypoint: Option<String>,
+    /// Default arguments (Cmd): a JSON array or words.
+    #[arg(long, value_name = "JSON-or-words")]
+    pub cmd: Option<String>,
+    /// An environment variable; repeatable.
+    #[arg(long, value_name = "K=V")]
+    pub env: Vec<String>,
+    /// A label; repeatable.
+    #[arg(long, value_name = "K=V")]
+    pub label: Vec<String>,
+    /// The working directory (absolute).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// The user the program runs as.
+    #[arg(long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// A port the program listens on; repeatable.
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
+    /// The signal `docker stop` sends (e.g. SIGINT, TERM, 15).
+    #[arg(long, value_name = "SIG")]
+    pub stop_signal: Option<String>,
+    /// Pack a dynamically linked program or a script even though its loader or
+    /// interpreter is not in the image.
+    #[arg(long)]
+    pub allow_dynamic: bool,
+    /// Drop what the kernel never reads from ELF programs (section headers, the tail
+    /// after the last segment), like sstrip.
+    #[arg(long)]
+    pub strip: bool,
+    /// Owner of every entry [default: 0:0].
+    #[arg(long, value_name = "UID:GID", conflicts_with = "keep_owner")]
+    pub chown: Option<String>,
+    /// Keep each file's owner from the disk.
+    #[arg(long)]
+    pub keep_owner: bool,
+    /// The platform; must agree with the entrypoint's ELF header [default: read from it,
+    /// else this machine's].
+    #[arg(long, value_name = "P", value_parser = parse_platform)]
+    pub platform: Option<Platform>,
+    /// Image reference recorded in the archive [default: smidge/<name>:latest]
+    #[arg(short, long = "tag", value_name = "REF", value_parser = parse_reference)]
+    pub tag: Option<Reference>,
+    /// Where to write ("-" = stdout). Without it, stdout unless stdout is a terminal.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What to write.
+    #[arg(long, value_enum, default_value_t = PackFormat::Docker)]
+    pub format: PackFormat,
+    /// Compression of the archive (the layer blob, for oci-dir).
+    #[arg(long, value_enum, default_value_t = PackCompression::Gzip)]
+    pub compression: PackCompression,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackFormat {
+    /// A tar that `docker load` and `podman load` read.
+    Docker,
+    /// An OCI image layout as a tar (skopeo's oci-archive:).
+    Oci,
+    /// An OCI image layout directory (skopeo's oci:, umoci).
+    OciDir,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PackCompression {
+    /// gzip: smidge's own DEFLATE or Zopfli up to 1 MiB, flate2 level 9 above.
+    Gzip,
+    /// zstd level 12 (Docker 20.10's `docker load` cannot read it).
+    Zstd,
+    /// None.
+    None,
+}
+
+fn parse_platform(s: &str) -> Result<Platform, String> {
+    s.parse()
+        .map_err(|e: smidge::platform::UnknownPlatform| e.to_string())
+}
+
 
 /// Options every build command takes.
 #[derive(Args, Debug)]

@@ -30,6 +30,7 @@ pub mod arch;
 pub mod archive;
 pub mod elf;
 pub mod image;
+pub mod pack;
 pub mod platform;
 pub mod program;
 

@@ -6,7 +6,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{BuildArgs, Cli, Command, CompressionArg, Format};
+use cli::{BuildArgs, Cli, Command, CompressionArg, Format, PackArgs, PackCompression};
 use smidge::archive::{self, Compression};
 use smidge::image::{Image, Reference};
 use smidge::{elf, Platform, Program};
@@ -61,6 +61,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let (program, build) = match cli.command {
+        Command::Pack(args) => return pack(args),
         Command::Hello {
             words,
             no_newline,
@@ -132,6 +133,250 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Format::Elf => unreachable!("handled above"),
+    }
+}
+
+/// `smidge pack`: the arguments checked and turned into a [`smidge::pack::PackSpec`], the
+/// plan, then one streaming write with a progress bar on a terminal.
+fn pack(args: PackArgs) -> Result<()> {
+    use smidge::archive::stream::StreamCompression;
+    use smidge::pack::{self as p, Owner, PackError, PackSpec, Source};
+
+    let as_usage = |e: PackError| -> anyhow::Error {
+        if e.is_usage() {
+            Usage(e.to_string()).into()
+        } else {
+            e.into()
+        }
+    };
+    let words =
+        |flag: &str, s: &str| p::parse_words(s).map_err(|e| Usage(format!("--{flag}: {e}")));
+    let pairs = |flag: &str, list: &[String]| -> Result<Vec<(String, String)>> {
+        list.iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => usage(format!("--{flag} `{kv}`: expected KEY=VALUE")),
+            })
+            .collect()
+    };
+
+    let mut sources = Vec::new();
+    if args.dest.is_some() && args.paths.len() != 1 {
+        return usage("--dest places one PATH; for several, use --add SRC:DEST");
+    }
+    for path in &args.paths {
+        sources.push(Source {
+            src: path.clone(),
+            dest: args.dest.clone(),
+        });
+    }
+    for add in &args.add {
+        match add.rsplit_once(':') {
+            Some((src, dest)) if !src.is_empty() && !dest.is_empty() => sources.push(Source {
+                src: PathBuf::from(src),
+                dest: Some(dest.to_string()),
+            }),
+            _ => return usage(format!("--add `{add}`: expected SRC:DEST")),
+        }
+    }
+    let mut spec = PackSpec {
+        sources,
+        platform: args.platform,
+        allow_dynamic: args.allow_dynamic,
+        strip: args.strip,
+        ..Default::default()
+    };
+    match args.entrypoint.as_deref() {
+        Some(e) if e.trim().is_empty() => spec.no_entrypoint = true,
+        Some(e) => spec.run.entrypoint = Some(words("entrypoint", e)?),
+        None => {}
+    }
+    if let Some(c) = &args.cmd {
+        spec.run.cmd = Some(words("cmd", c)?);
+    }
+    spec.run.env = pairs("env", &args.env)?
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    spec.run.labels = pairs("label", &args.label)?;
+    spec.run.working_dir = args.workdir.clone();
+    if let Some(u) = &args.user {
+        if u.is_empty() || u.contains(char::is_whitespace) || u.split(':').count() > 2 {
+            return usage(format!("--user `{u}`: expected UID[:GID] or a name"));
+        }
+        spec.run.user = Some(u.clone());
+    }
+    for port in &args.expose {
+        spec.run.exposed_ports.push(exposed_port(port)?);
+    }
+    if let Some(sig) = &args.stop_signal {
+        spec.run.stop_signal = Some(stop_signal(sig)?);
+    }
+    spec.owner = if args.keep_owner {
+        Owner::Keep
+    } else if let Some(o) = &args.chown {
+        match o.split_once(':').map(|(u, g)| (u.parse(), g.parse())) {
+            Some((Ok(u), Ok(g))) => Owner::Set(u, g),
+            _ => return usage(format!("--chown `{o}`: expected UID:GID (numbers)")),
+        }
+    } else {
+        Owner::Root
+    };
+    spec.epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) if !s.trim().is_empty() => match s.trim().parse::<u64>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                return usage(format!(
+                    "invalid SOURCE_DATE_EPOCH `{s}`: expected whole seconds since 1970"
+                ))
+            }
+        },
+        _ => None,
+    };
+
+    // Where the output goes, checked before any work.
+    let output = match &args.output {
+        Some(o) if o == Path::new("-") => None,
+        Some(o) => {
+            let dir = match o.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            if !dir.is_dir() {
+                return usage(format!(
+                    "cannot write `{}`: directory `{}` does not exist",
+                    o.display(),
+                    dir.display()
+                ));
+            }
+            Some(o.as_path())
+        }
+        None => None,
+    };
+    let format = match args.format {
+        cli::PackFormat::Docker => p::PackFormat::Docker,
+        cli::PackFormat::Oci => p::PackFormat::Oci,
+        cli::PackFormat::OciDir => p::PackFormat::OciDir,
+    };
+    if output.is_none() {
+        if format == p::PackFormat::OciDir {
+            return usage("--format oci-dir writes a directory: give it with -o DIR");
+        }
+        if std::io::stdout().is_terminal() {
+            return usage(
+                "refusing to write a binary archive to a terminal; use -o FILE or pipe it (| docker load)",
+            );
+        }
+    }
+    let compression = match args.compression {
+        PackCompression::Gzip => StreamCompression::Gzip,
+        PackCompression::Zstd => StreamCompression::Zstd,
+        PackCompression::None => StreamCompression::None,
+    };
+
+    let plan = p::plan(&spec).map_err(as_usage)?;
+    let tag = match &args.tag {
+        Some(t) => t.clone(),
+        None => {
+            let first = args
+                .paths
+                .first()
+                .cloned()
+                .or_else(|| spec.sources.first().map(|s| s.src.clone()))
+                .unwrap_or_default();
+            let first = std::fs::canonicalize(&first).unwrap_or(first);
+            format!("smidge/{}:latest", p::image_name(&first))
+                .parse::<Reference>()
+                .expect("image_name gives a valid path component")
+        }
+    };
+    if compression == StreamCompression::Zstd && format == p::PackFormat::Docker {
+        eprintln!(
+            "smidge: warning: Docker 20.10's `docker load` cannot read a zstd-compressed archive; use --compression gzip for it"
+        );
+    }
+    let bar = Bar::new(smidge::archive::stream::data_size(&plan.entries));
+    let out = match output {
+        Some(path) => p::Output::Path(path),
+        None => p::Output::Stdout,
+    };
+    let result = p::write(&plan, &tag, format, compression, out, &bar);
+    bar.done();
+    result.map_err(as_usage)
+}
+
+/// `--expose`: `PORT` or `PORT/tcp|udp|sctp`, as the config's `ExposedPorts` key.
+fn exposed_port(s: &str) -> Result<String> {
+    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    match port.parse::<u16>() {
+        Ok(n) if n > 0 && matches!(proto.as_str(), "tcp" | "udp" | "sctp") => {
+            Ok(format!("{n}/{proto}"))
+        }
+        _ => usage(format!(
+            "--expose `{s}`: expected PORT[/tcp|udp|sctp] with PORT from 1 to 65535"
+        )),
+    }
+}
+
+/// `--stop-signal`: a signal name (with or without SIG) or number, as `SIGNAME` or the
+/// number.
+fn stop_signal(s: &str) -> Result<String> {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    if let Ok(n) = s.parse::<u8>() {
+        if (1..=64).contains(&n) {
+            return Ok(n.to_string());
+        }
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if NAMES.contains(&name) || name.starts_with("RTMIN") || name.starts_with("RTMAX") {
+        return Ok(format!("SIG{name}"));
+    }
+    usage(format!(
+        "--stop-signal `{s}`: expected a signal name (SIGTERM, INT, ...) or number"
+    ))
+}
+
+/// A progress bar on stderr for packs with more than [`Bar::MIN_BYTES`] of data, when
+/// stderr is a terminal; otherwise nothing.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Bar {
+    const MIN_BYTES: u64 = 32 << 20;
+
+    fn new(total: u64) -> Bar {
+        if total < Self::MIN_BYTES || !std::io::stderr().is_terminal() {
+            return Bar(None);
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} packing {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        Bar(Some(bar))
+    }
+
+    fn done(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl smidge::archive::stream::Progress for Bar {
+    fn advance(&self, bytes: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(bytes);
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod docker;
 pub mod fs;
 pub mod oci;
 pub mod shell;
+pub mod stream;
 pub mod tar;
 
 pub use compress::Compression;

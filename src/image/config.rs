@@ -49,6 +49,95 @@ pub fn image_configuration(
     b.build().map_err(|e| ImageError::Spec(e.to_string()))
 }
 
+/// What a packed image runs and how (issue #5): the `config` fields of the image
+/// configuration besides `Entrypoint`. Every field is OPTIONAL in the spec and left out
+/// when empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunConfig {
+    /// `Entrypoint`: the executable and its first arguments.
+    pub entrypoint: Option<Vec<String>>,
+    /// `Cmd`: default arguments to the entrypoint (or the command when there is none).
+    pub cmd: Option<Vec<String>>,
+    /// `Env`: `KEY=VALUE` entries, in the order given.
+    pub env: Vec<String>,
+    /// `Labels`: written sorted by key.
+    pub labels: Vec<(String, String)>,
+    /// `WorkingDir`.
+    pub working_dir: Option<String>,
+    /// `User`: `uid[:gid]` or a name.
+    pub user: Option<String>,
+    /// `ExposedPorts`: `port/proto` keys, written sorted.
+    pub exposed_ports: Vec<String>,
+    /// `StopSignal`, e.g. `SIGTERM`.
+    pub stop_signal: Option<String>,
+}
+
+/// The configuration JSON of a packed image with `run`, for `platform`, with one layer
+/// `diff_id`. Deterministic: object keys are written sorted (labels and exposed ports
+/// are maps, which `oci_spec` holds as `HashMap`s). The JSON of the built-in programs
+/// ([`image_configuration`] + [`to_json`]) is not affected.
+pub fn run_configuration_json(
+    platform: Platform,
+    run: &RunConfig,
+    diff_id: &Digest,
+    created: Option<u64>,
+) -> Result<Vec<u8>, ImageError> {
+    fn spec(e: impl std::fmt::Display) -> ImageError {
+        ImageError::Spec(e.to_string())
+    }
+    let mut c = ConfigBuilder::default();
+    if let Some(e) = &run.entrypoint {
+        c = c.entrypoint(e.clone());
+    }
+    if let Some(cmd) = &run.cmd {
+        c = c.cmd(cmd.clone());
+    }
+    if !run.env.is_empty() {
+        c = c.env(run.env.clone());
+    }
+    if !run.labels.is_empty() {
+        c = c.labels(
+            run.labels
+                .iter()
+                .cloned()
+                .collect::<std::collections::HashMap<_, _>>(),
+        );
+    }
+    if let Some(w) = &run.working_dir {
+        c = c.working_dir(w.clone());
+    }
+    if let Some(u) = &run.user {
+        c = c.user(u.clone());
+    }
+    if !run.exposed_ports.is_empty() {
+        c = c.exposed_ports(run.exposed_ports.clone());
+    }
+    if let Some(s) = &run.stop_signal {
+        c = c.stop_signal(s.clone());
+    }
+    let config = c.build().map_err(spec)?;
+    let rootfs = RootFsBuilder::default()
+        .typ("layers")
+        .diff_ids(vec![diff_id.to_string()])
+        .build()
+        .map_err(spec)?;
+    let mut b = ImageConfigurationBuilder::default()
+        .architecture(Arch::from(platform.architecture()))
+        .os(Os::from(platform.os()))
+        .config(config)
+        .rootfs(rootfs);
+    if let Some(v) = platform.variant() {
+        b = b.variant(v);
+    }
+    if let Some(t) = created {
+        b = b.created(rfc3339(t));
+    }
+    let image = b.build().map_err(spec)?;
+    // Through serde_json::Value, whose maps are sorted: HashMap order is not.
+    let value = serde_json::to_value(&image).map_err(|e| ImageError::Spec(e.to_string()))?;
+    Ok(serde_json::to_vec(&value).expect("a JSON value always serializes"))
+}
+
 /// The compact JSON bytes of `config` (no whitespace, fields in the struct's order).
 pub fn to_json(config: &ImageConfiguration) -> Vec<u8> {
     serde_json::to_vec(config).expect("an image configuration always serializes")
@@ -86,6 +175,36 @@ mod tests {
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(4_107_542_399), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn run_config_is_sorted_and_deterministic() {
+        let d = Digest::of(b"");
+        let run = RunConfig {
+            entrypoint: Some(vec!["/busybox".into()]),
+            cmd: Some(vec!["sh".into()]),
+            env: vec!["B=2".into(), "A=1".into()],
+            labels: (0..20).map(|i| (format!("k{i}"), "v".into())).collect(),
+            exposed_ports: vec!["80/tcp".into(), "53/udp".into()],
+            stop_signal: Some("SIGINT".into()),
+            working_dir: Some("/w".into()),
+            user: Some("1:2".into()),
+        };
+        let a = run_configuration_json(Platform::Amd64, &run, &d, None).unwrap();
+        for _ in 0..5 {
+            assert_eq!(
+                a,
+                run_configuration_json(Platform::Amd64, &run, &d, None).unwrap()
+            );
+        }
+        let s = String::from_utf8(a).unwrap();
+        assert!(s.contains(r#""Env":["B=2","A=1"]"#), "{s}");
+        assert!(
+            s.contains(r#""ExposedPorts":{"53/udp":{},"80/tcp":{}}"#),
+            "{s}"
+        );
+        assert!(s.contains(r#""StopSignal":"SIGINT""#), "{s}");
+        assert!(s.contains(r#""WorkingDir":"/w""#), "{s}");
     }
 
     #[test]
