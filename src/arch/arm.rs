@@ -13,8 +13,7 @@
 //!
 //! The message is addressed with `adr` (forward only, word-aligned target), so it must come
 //! after the code at a word boundary: [`Isa::data_align`] is 4 and [`Isa::data_in_holes`]
-//! false; short messages are also padded past the largest hole (see `MIN_DATA`), since the
-//! planner places data by size alone.
+//! false.
 //!
 //! Registers at the ELF entry point. Linux clears them all but sp and pc
 //! (arch/arm/include/asm/processor.h `start_thread`: `memset(regs->uregs, 0, ...)`, then
@@ -84,11 +83,6 @@ fn movs(rd: u16, imm: u8, comment: &str) -> Insn {
         format!("movs r{rd}, #{imm}{comment}"),
     )
 }
-
-/// Data shorter than this could go into a header hole before the code (the largest hole
-/// of the 32-bit layouts is e_ident[7..16] in the kernel fit: 8 bytes from a word
-/// boundary), where the forward-only `adr` cannot reach it.
-const MIN_DATA: usize = 9;
 
 /// `adr r1, message` (T1: 10100 Rd imm8) = r1 = Align(pc + 4, 4) + 4 * imm8: forward only,
 /// to a word-aligned target within 1020 bytes ([`Isa::data_align`] is 4, and the message
@@ -197,12 +191,6 @@ impl Isa for ArmV7 {
             }
             Program::Hello(message) => {
                 data.extend_from_slice(message);
-                // A message short enough for a header hole would land before the code,
-                // out of `adr`'s reach: pad it (the padding is never written) so it always
-                // comes after the code.
-                if !message.is_empty() && message.len() < MIN_DATA {
-                    data.resize(MIN_DATA, 0);
-                }
                 insns.push(t16(0x2704, "movs r7, #4 ; SYS_write"));
                 insns.push(t16(0x2001, "movs r0, #1 ; fd 1 = stdout"));
                 insns.push(adr_r1_message());

@@ -42,7 +42,7 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
     };
     let data_align = isa.data_align();
     let mut data_at = None;
-    if !code.data.is_empty() {
+    if !code.data.is_empty() && isa.data_in_holes() {
         let room =
             |h: &std::ops::Range<usize>| h.end.saturating_sub(h.start.next_multiple_of(data_align));
         let best = holes
@@ -163,6 +163,8 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         .unwrap_or(header_len);
     let data_at = match data_at {
         Some(at) => at,
+        // Aligned only for data something points at (pause has none to align).
+        None if code.data.is_empty() && !refers_to_data(&code) => code_end.max(header_len),
         None => code_end.max(header_len).next_multiple_of(data_align),
     };
     let file_len = (data_at + code.data.len()).max(code_end).max(header_len);
@@ -251,6 +253,30 @@ pub fn plan(layout: Layout, isa: &dyn Isa, code: Code) -> Result<Payload, BuildE
         entry_address: (base + entry as u64) | isa.entry_bits(),
         code: placed,
         data: (!code.data.is_empty()).then_some(data_at),
+    })
+}
+
+/// Whether an instruction's fixup targets the data.
+fn refers_to_data(code: &Code) -> bool {
+    code.insns.iter().any(|i| {
+        matches!(
+            i.fixup,
+            Some(
+                Fixup::Abs32 {
+                    target: Target::Data,
+                    ..
+                } | Fixup::Rel32 {
+                    target: Target::Data,
+                    ..
+                } | Fixup::Rel8 {
+                    target: Target::Data,
+                    ..
+                } | Fixup::Encode {
+                    target: Target::Data,
+                    ..
+                }
+            )
+        )
     })
 }
 
