@@ -131,6 +131,35 @@ pub struct Values {
     pub entry: u64,
     /// Length of the file before trailing zeros are trimmed.
     pub file_len: usize,
+    /// Zero-filled bytes the segment has past the end of the file (p_memsz - p_filesz),
+    /// and whether it is writable (PF_W). smidge's own programs use neither; `wrap`'s
+    /// `--bss` does, on layouts whose [`Rules::zero_fill`] is true.
+    pub segment: Segment,
+}
+
+/// What a segment holds beyond the file's bytes: zero fill and write permission.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Segment {
+    /// p_memsz - p_filesz: bytes zero-filled right after the file's last byte.
+    pub bss: u64,
+    /// PF_W in p_flags.
+    pub writable: bool,
+}
+
+impl Segment {
+    /// p_memsz for a p_filesz of `filesz`.
+    pub fn memsz(&self, filesz: u64) -> u64 {
+        filesz + self.bss
+    }
+
+    /// p_flags, given the flags of a read-only segment.
+    pub fn flags(&self, flags: u32) -> u32 {
+        if self.writable {
+            flags | PF_W
+        } else {
+            flags
+        }
+    }
 }
 
 /// Where execution starts.
@@ -167,6 +196,13 @@ pub trait Rules: Sync {
     /// The virtual address of file offset 0.
     fn base(&self, _file_len: usize) -> u64 {
         DEFAULT_BASE
+    }
+
+    /// Whether the layout honours [`Values::segment`]: p_filesz exactly the file (so the
+    /// zero fill starts where the file ends) and p_flags and p_memsz free to change. The
+    /// golfed x86 kernel layouts tie those fields to e_entry and e_phoff.
+    fn zero_fill(&self) -> bool {
+        true
     }
 
     /// Sets the fixed fields.
@@ -221,6 +257,11 @@ impl Layout {
         self.rules.base(file_len)
     }
 
+    /// Whether [`Layout::fields_with`] can add zero fill and PF_W (see [`Rules::zero_fill`]).
+    pub fn zero_fill(&self) -> bool {
+        self.rules.zero_fill()
+    }
+
     /// Whether a 32-bit absolute address reaches the image.
     pub fn base_below_4g(&self) -> bool {
         self.base(0) < (1 << 32)
@@ -229,12 +270,29 @@ impl Layout {
     /// The fixed fields for a file of `file_len` bytes whose entry point is at file
     /// offset `entry`, with `entry_bits` or'ed into e_entry (Thumb's bit 0).
     pub fn fields(&self, entry: usize, entry_bits: u64, file_len: usize) -> Fields {
+        self.fields_with(entry, entry_bits, file_len, Segment::default())
+    }
+
+    /// [`Layout::fields`] for a segment with zero fill or write permission; panics unless
+    /// the layout can have them ([`Layout::zero_fill`]) or `segment` is the default.
+    pub fn fields_with(
+        &self,
+        entry: usize,
+        entry_bits: u64,
+        file_len: usize,
+        segment: Segment,
+    ) -> Fields {
+        assert!(
+            segment == Segment::default() || self.zero_fill(),
+            "{self:?} cannot zero-fill or be writable"
+        );
         let mut f = Fields::new(&self.machine);
         let base = self.base(file_len);
         let v = Values {
             base,
             entry: (base + entry as u64) | entry_bits,
             file_len,
+            segment,
         };
         self.rules.fields(&self.machine, &mut f, v);
         f

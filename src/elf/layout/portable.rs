@@ -83,15 +83,19 @@ impl Rules for Portable64 {
         f.u16(E_PHNUM, "e_phnum", 1);
         if ph == E_PHNUM {
             f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
-            f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
+            f.u32(
+                ph + P_FLAGS,
+                "p_flags (= e_shnum, e_shstrndx)",
+                v.segment.flags(PF_R | PF_X),
+            );
         } else {
             f.u32(ph + P_TYPE, "p_type (high half = e_shstrndx = 0)", PT_LOAD);
-            f.u32(ph + P_FLAGS, "p_flags", PF_R | PF_X);
+            f.u32(ph + P_FLAGS, "p_flags", v.segment.flags(PF_R | PF_X));
         }
         f.u64(ph + P_OFFSET, "p_offset", 0);
         f.u64(ph + P_VADDR, "p_vaddr", v.base);
         f.u64(ph + P_FILESZ, "p_filesz", v.file_len as u64);
-        f.u64(ph + P_MEMSZ, "p_memsz", v.file_len as u64);
+        f.u64(ph + P_MEMSZ, "p_memsz", v.segment.memsz(v.file_len as u64));
     }
 }
 
@@ -134,7 +138,11 @@ impl Rules for Portable32 {
         f.u32(ph + P_OFFSET, "p_offset (= e_shnum, e_shstrndx)", 0);
         f.u32(ph + P_VADDR, "p_vaddr", v.base as u32);
         f.u32(ph + P_FILESZ, "p_filesz", v.file_len as u32);
-        f.u32(ph + P_MEMSZ, "p_memsz", v.file_len as u32);
-        f.u32(ph + P_FLAGS, "p_flags", PF_R | PF_X);
+        f.u32(
+            ph + P_MEMSZ,
+            "p_memsz",
+            v.segment.memsz(v.file_len as u64) as u32,
+        );
+        f.u32(ph + P_FLAGS, "p_flags", v.segment.flags(PF_R | PF_X));
     }
 }

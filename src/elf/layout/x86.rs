@@ -33,6 +33,12 @@ impl Rules for Amd64Kernel {
         u64::from(AMD64_KERNEL_FLAGS) << 32
     }
 
+    /// p_flags is e_entry's high half, and p_filesz is 1 modulo 64 KiB (e_phnum), so the
+    /// fill would start past the end of the file.
+    fn zero_fill(&self) -> bool {
+        false
+    }
+
     fn fields(&self, m: &Machine, f: &mut Fields, v: Values) {
         use ehdr64::*;
         use phdr64::*;
@@ -106,8 +112,8 @@ impl Rules for I386Portable {
         f.u16(E_PHNUM, "e_phnum (in p_paddr)", 1);
         let size = (v.file_len as u32).saturating_sub(offset);
         f.u32(ph + P_FILESZ, "p_filesz (= e_shnum, e_shstrndx)", size);
-        f.u32(ph + P_MEMSZ, "p_memsz", size);
-        f.u32(ph + P_FLAGS, "p_flags", PF_R | PF_X);
+        f.u32(ph + P_MEMSZ, "p_memsz", v.segment.memsz(size.into()) as u32);
+        f.u32(ph + P_FLAGS, "p_flags", v.segment.flags(PF_R | PF_X));
     }
 }
 
@@ -129,6 +135,11 @@ impl Rules for I386Kernel {
     fn trim_to(&self) -> Option<usize> {
         // e_phnum's low byte is the last byte the kernel needs (its high byte is 0).
         Some(ehdr32::E_PHNUM + 1)
+    }
+
+    /// p_flags is e_phoff = PF_R, and p_memsz is e_entry.
+    fn zero_fill(&self) -> bool {
+        false
     }
 
     fn base(&self, file_len: usize) -> u64 {
