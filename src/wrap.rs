@@ -7,21 +7,24 @@
 //! never on the code: assemble with `org` set to [`base`] (`smidge wrap --print-base`) and
 //! the code can address its own data absolutely.
 //!
-//! | platform      | fit      | code address (`org`) | file offset | ELF bytes before the code |
-//! |---------------|----------|----------------------|-------------|---------------------------|
-//! | linux/amd64   | portable | `0x10068`            | 104         | 104                       |
-//! | linux/amd64   | kernel   | `0x500000048`        | 72          | 72                        |
-//! | linux/386     | portable | `0x20003c`           | 60          | 60                        |
-//! | linux/386     | kernel   | `0x1002e`            | 46          | 46                        |
-//! | linux/arm64   | both     | `0x10068`            | 104         | 104                       |
-//! | linux/arm/v7  | both     | `0x10048`            | 72          | 72                        |
-//! | linux/riscv64 | both     | `0x10068`            | 104         | 104                       |
-//! | linux/ppc64le | both     | `0x10068`            | 104         | 104                       |
-//! | linux/s390x   | both     | `0x1006e`            | 110         | 110                       |
+//! | platform      | fit      | code address (`org`) | code's file offset = ELF bytes added | smallest file |
+//! |---------------|----------|----------------------|--------------------------------------|---------------|
+//! | linux/amd64   | portable | `0x10068`            | 104                                  | 112           |
+//! | linux/amd64   | kernel   | `0x500000048`        | 72                                   | 80            |
+//! | linux/386     | portable | `0x20003c`           | 60                                   | 64            |
+//! | linux/386     | kernel   | `0x1002e`            | 46                                   | 46            |
+//! | linux/arm64   | both     | `0x10068`            | 104                                  | 112           |
+//! | linux/arm/v7  | both     | `0x10048`            | 72                                   | 76            |
+//! | linux/riscv64 | both     | `0x10068`            | 104                                  | 112           |
+//! | linux/ppc64le | both     | `0x10068`            | 104                                  | 112           |
+//! | linux/s390x   | both     | `0x1006e`            | 110                                  | 118           |
 //!
 //! These addresses are part of smidge's interface: a test pins them. The wrapped file is
-//! the header bytes above plus the code, nothing after it (the x86 kernel fits also drop
-//! trailing zero bytes of the code that the loader's zero-filled last page gives back).
+//! the header bytes above plus the code, nothing after it, and at least the smallest file
+//! (code shorter than the header bytes it shares with the program header is padded with
+//! zeros). The x86 kernel fits also drop trailing zero bytes of the code that the loader's
+//! zero-filled last page gives back. The addresses are 4-byte aligned except for 386 kernel
+//! and s390x (2-byte aligned): code that needs more alignment pads itself.
 //!
 //! Execution starts at the code address plus [`WrapOptions::entry`], with the registers as
 //! the kernel leaves them at an ELF entry point. On linux/amd64 with the kernel fit e_entry

@@ -324,6 +324,8 @@ fn exit_code(platform: Platform, status: u8) -> Vec<u8> {
         .collect()
 }
 
+/// The other platforms: exit codes from smidge's own listings, wrapped with and without
+/// `--entry` and `--bss`, run under qemu-user (both fits) and through binfmt_misc (portable).
 #[test]
 fn hand_encoded_code_runs_under_qemu_on_every_other_platform() {
     let others = [
@@ -336,6 +338,9 @@ fn hand_encoded_code_runs_under_qemu_on_every_other_platform() {
     for platform in others {
         require!(qemu(platform));
     }
+    // The portable fit also runs executed directly, through binfmt_misc (qemu-user-static),
+    // the way `docker run --platform` runs it on a foreign host.
+    require!("binfmt");
     let dir = support::tempdir();
     for platform in others {
         for fit in Fit::ALL {
@@ -356,13 +361,19 @@ fn hand_encoded_code_runs_under_qemu_on_every_other_platform() {
                 let w = wrap::wrap(&code, platform, fit, options).unwrap();
                 assert_eq!(w.base, wrap::base(platform, fit));
                 let name = format!("exit-{}-{fit}", platform.architecture());
-                let out = run(dir.path(), &name, &w, Some(qemu(platform)));
-                assert_eq!(
-                    out.status.code(),
-                    Some(status),
-                    "{platform} {fit} entry {entry} bss {bss}: {}",
-                    support::show(&out)
-                );
+                let mut runners = vec![Some(qemu(platform))];
+                if fit == Fit::Portable {
+                    runners.push(None);
+                }
+                for runner in runners {
+                    let out = run(dir.path(), &name, &w, runner);
+                    assert_eq!(
+                        out.status.code(),
+                        Some(status),
+                        "{platform} {fit} entry {entry} bss {bss} {runner:?}: {}",
+                        support::show(&out)
+                    );
+                }
             }
         }
     }
