@@ -89,6 +89,31 @@ Compression: gzip (default; archives up to 1 MiB get smidge's own DEFLATE/Zopfli
 ones flate2 level 9), zstd (level 12; `docker load` of Docker 20.10 cannot read a zstd
 archive: use it with --format oci/oci-dir or a newer engine), none.")]
     Pack(PackArgs),
+    /// Put raw machine code (e.g. `nasm -f bin` output) under the smallest ELF header.
+    ///
+    /// The code is loaded at a fixed address per platform and fit; --print-base prints it
+    /// (use it as the code's `org`, so the code can refer to its own data).
+    #[command(after_help = "\
+Examples:
+  nasm -f bin -o code.bin \"-DBASE=$(smidge wrap --print-base --platform linux/amd64)\" code.asm
+  smidge wrap code.bin --platform linux/amd64 --format elf -o prog && ./prog
+  smidge wrap code.bin --platform linux/386 --fit kernel -t me/tiny | docker load")]
+    Wrap {
+        /// The raw code ("-" = stdin).
+        #[arg(value_name = "CODE.bin", required_unless_present = "print_base")]
+        code: Option<PathBuf>,
+        /// Offset of the first instruction to run in the code (decimal or 0x hex).
+        #[arg(long, value_name = "OFFSET", default_value = "0", value_parser = parse_size)]
+        entry: u64,
+        /// Zero-filled, writable bytes after the code (decimal or 0x hex).
+        #[arg(long, value_name = "BYTES", default_value = "0", value_parser = parse_size)]
+        bss: u64,
+        /// Print the load address of the code's first byte (hex) and exit.
+        #[arg(long)]
+        print_base: bool,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
 }
 
 /// `smidge pack`'s options.
@@ -187,6 +212,13 @@ fn parse_platform(s: &str) -> Result<Platform, String> {
         .map_err(|e: smidge::platform::UnknownPlatform| e.to_string())
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    r.map_err(|_| format!("`{s}` is not a whole number (decimal or 0x hex)"))
+}
 
 /// Options every build command takes.
 #[derive(Args, Debug)]

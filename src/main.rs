@@ -62,6 +62,13 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let (program, build) = match cli.command {
         Command::Pack(args) => return pack(args),
+        Command::Wrap {
+            code,
+            entry,
+            bss,
+            print_base,
+            build,
+        } => return wrap(code, entry, bss, print_base, build),
         Command::Hello {
             words,
             no_newline,
@@ -377,6 +384,90 @@ impl smidge::archive::stream::Progress for Bar {
         if let Some(b) = &self.0 {
             b.inc(bytes);
         }
+    }
+}
+
+/// `smidge wrap`: raw code under the smallest ELF header, then an image like the built-in
+/// programs'.
+fn wrap(
+    code: Option<PathBuf>,
+    entry: u64,
+    bss: u64,
+    print_base: bool,
+    build: BuildArgs,
+) -> Result<()> {
+    let platform = match &build.platform {
+        Some(list) if list.0.len() == 1 => list.0[0],
+        Some(_) => return usage("wrap makes one platform's file: give one --platform"),
+        None => match Platform::host() {
+            Some(p) => p,
+            None => return usage("no default platform for this machine; pass --platform"),
+        },
+    };
+    if print_base {
+        println!("{:#x}", smidge::wrap::base(platform, build.fit));
+        return Ok(());
+    }
+    let code_path = code.expect("clap requires CODE without --print-base");
+    let sink = Sink::new(&build)?;
+    let mut bytes = Vec::new();
+    let read = if code_path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(&code_path).and_then(|f| {
+            f.take(smidge::wrap::MAX_CODE as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+    };
+    if let Err(e) = read {
+        return usage(format!("cannot read `{}`: {e}", code_path.display()));
+    }
+    let Ok(entry) = usize::try_from(entry) else {
+        return usage(format!("--entry {entry} is too large"));
+    };
+    let wrapped = smidge::wrap::wrap(
+        &bytes,
+        platform,
+        build.fit,
+        smidge::wrap::WrapOptions { entry, bss },
+    )
+    .map_err(|e| Usage(e.to_string()))?;
+    if build.format == Format::Elf {
+        return sink.write(&wrapped.bytes, 0o755);
+    }
+    let name = smidge::pack::image_name(&code_path);
+    let tag = match build.tag.clone() {
+        Some(t) => t,
+        None => format!("smidge/{name}:latest")
+            .parse::<Reference>()
+            .expect("image_name gives a valid path component"),
+    };
+    let image = Image::new(platform, &name, &wrapped.bytes).map_err(|e| Usage(e.to_string()))?;
+    let compression = match build.compression {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::None => Compression::None,
+    };
+    match build.format {
+        Format::Docker => {
+            let archive = archive::docker_archive(&image, &tag, compression);
+            if build.base64 {
+                sink.write(archive::shell_command(&archive).as_bytes(), 0o644)
+            } else {
+                sink.write(&archive, 0o644)
+            }
+        }
+        Format::Oci => sink.write(
+            &archive::oci_archive(std::slice::from_ref(&image), &tag, compression),
+            0o644,
+        ),
+        Format::OciDir => {
+            let Sink::File(dir) = &sink else {
+                return usage("--format oci-dir writes a directory: give it with -o DIR");
+            };
+            archive::write_oci_dir(std::slice::from_ref(&image), &tag, compression, dir)?;
+            Ok(())
+        }
+        Format::Elf => unreachable!("handled above"),
     }
 }
 

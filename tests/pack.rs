@@ -1,0 +1,407 @@
+//! `smidge pack` as a user meets it (issue #5): a real static program packed and run,
+//! every refusal one clear line with no output file, reproducible folders, `--strip`,
+//! and constant memory on a large input.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::*;
+
+const BUSYBOX: &str = "/bin/busybox";
+
+/// issue #5: "Debian's busybox-static packed as an image, `docker run IMAGE echo hi`
+/// prints `hi`, and its SIZE equals the binary's bytes".
+#[test]
+fn busybox_packed_runs_and_its_size_is_the_binary() {
+    require!("docker");
+    if !Path::new(BUSYBOX).exists() {
+        assert!(!strict(), "busybox-static is not installed");
+        eprintln!("skipped: no {BUSYBOX}");
+        return;
+    }
+    let dir = tempdir();
+    let archive = dir.path().join("bb.tar.gz");
+    let tag = test_tag("pack-busybox");
+    ok(["pack", BUSYBOX, "-t", &tag, "-o"]
+        .map(Into::into)
+        .into_iter()
+        .chain([archive.clone().into_os_string()]));
+    let img = Loaded::load("docker", &archive, &tag);
+    assert_eq!(docker_ok(["run", "--rm", &tag, "echo", "hi"]), "hi");
+    let size: u64 = img.inspect("{{.Size}}").parse().unwrap();
+    assert_eq!(size, std::fs::metadata(BUSYBOX).unwrap().len());
+    assert_eq!(
+        img.inspect("{{json .Config.Entrypoint}}"),
+        r#"["/busybox"]"#
+    );
+    assert_eq!(img.inspect("{{.Architecture}}"), "amd64");
+}
+
+/// issue #5: "--strip removes what the kernel never reads ... and proves the result still
+/// runs".
+#[test]
+fn stripped_busybox_still_runs() {
+    require!("docker");
+    if !Path::new(BUSYBOX).exists() {
+        assert!(!strict(), "busybox-static is not installed");
+        return;
+    }
+    let dir = tempdir();
+    let archive = dir.path().join("bb.tar.gz");
+    let tag = test_tag("pack-busybox-strip");
+    let out = run([
+        "pack".as_ref(),
+        BUSYBOX.as_ref(),
+        "--strip".as_ref(),
+        "-t".as_ref(),
+        tag.as_ref(),
+        "-o".as_ref(),
+        archive.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let img = Loaded::load("docker", &archive, &tag);
+    assert_eq!(docker_ok(["run", "--rm", &tag, "echo", "hi"]), "hi");
+    let size: u64 = img.inspect("{{.Size}}").parse().unwrap();
+    assert!(
+        size < std::fs::metadata(BUSYBOX).unwrap().len(),
+        "stripped: {size} bytes"
+    );
+}
+
+/// Runs `smidge ARGS` in `dir` and checks: exit 2, one line on stderr, nothing written.
+fn refused_in(dir: &Path, args: &[&str], why: &str) {
+    let before = entries(dir);
+    let out = run_in(dir, args);
+    let what = format!("smidge {}\n{}", args.join(" "), show(&out));
+    assert_eq!(out.status.code(), Some(2), "{what}");
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "one line: {what}");
+    assert!(stderr.contains(why), "says `{why}`: {what}");
+    assert!(out.stdout.is_empty(), "{what}");
+    assert_eq!(entries(dir), before, "no output file: {what}");
+}
+
+#[test]
+fn dynamic_binary_is_refused_with_the_reason() {
+    let dir = tempdir();
+    refused_in(
+        dir.path(),
+        &["pack", "/bin/ls", "-o", "out.tar"],
+        "dynamically linked",
+    );
+    // --allow-dynamic lets it through.
+    let out = run_in(
+        dir.path(),
+        ["pack", "/bin/ls", "--allow-dynamic", "-o", "out.tar"],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn script_is_refused() {
+    let dir = tempdir();
+    let script = dir.path().join("run.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(&script)
+        .status()
+        .unwrap();
+    refused_in(
+        dir.path(),
+        &["pack", "run.sh", "-o", "out.tar"],
+        "script for `/bin/sh`",
+    );
+}
+
+#[test]
+fn path_escaping_the_root_is_refused() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("f"), b"x").unwrap();
+    refused_in(
+        dir.path(),
+        &["pack", "f", "--dest", "../x", "-o", "out.tar"],
+        "escapes",
+    );
+    refused_in(
+        dir.path(),
+        &["pack", "--add", "f:/a/../../x", "-o", "out.tar"],
+        "escapes",
+    );
+}
+
+#[test]
+fn unreadable_file_is_refused() {
+    let dir = tempdir();
+    refused_in(
+        dir.path(),
+        &["pack", "missing", "-o", "out.tar"],
+        "cannot read `missing`",
+    );
+    // A file its reader may not open: as root, run smidge as nobody.
+    std::fs::write(dir.path().join("secret"), b"x").unwrap();
+    Command::new("chmod")
+        .arg("000")
+        .arg(dir.path().join("secret"))
+        .status()
+        .unwrap();
+    if is_root() {
+        Command::new("chmod")
+            .arg("777")
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+            .args([
+                "pack",
+                "secret",
+                "--platform",
+                "linux/amd64",
+                "-o",
+                "out.tar",
+            ])
+            .current_dir(dir.path())
+            .output()
+            .expect("setpriv");
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Permission denied") && stderr.lines().count() == 1,
+            "{stderr}"
+        );
+        assert!(!dir.path().join("out.tar").exists());
+    } else {
+        refused_in(
+            dir.path(),
+            &["pack", "secret", "-o", "out.tar"],
+            "Permission denied",
+        );
+    }
+}
+
+#[test]
+fn socket_or_device_in_a_folder_is_refused() {
+    let dir = tempdir();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("ok"), b"x").unwrap();
+    let _sock = std::os::unix::net::UnixListener::bind(tree.join("sock")).unwrap();
+    refused_in(
+        dir.path(),
+        &["pack", "tree", "--platform", "linux/amd64", "-o", "out.tar"],
+        "is a socket",
+    );
+    if is_root() {
+        let dev = dir.path().join("dev");
+        std::fs::create_dir(&dev).unwrap();
+        let ok = Command::new("mknod")
+            .arg(dev.join("null"))
+            .args(["c", "1", "3"])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        refused_in(
+            dir.path(),
+            &["pack", "dev", "--platform", "linux/amd64", "-o", "out.tar"],
+            "is a character device",
+        );
+    }
+}
+
+#[test]
+fn platform_that_disagrees_with_the_elf_header_is_refused() {
+    let dir = tempdir();
+    let elf = ok([
+        "exit",
+        "--platform",
+        "linux/386",
+        "--format",
+        "elf",
+        "-o",
+        "-",
+    ]);
+    std::fs::write(dir.path().join("exit"), elf).unwrap();
+    Command::new("chmod")
+        .arg("755")
+        .arg(dir.path().join("exit"))
+        .status()
+        .unwrap();
+    refused_in(
+        dir.path(),
+        &["pack", "exit", "--platform", "linux/amd64", "-o", "out.tar"],
+        "is linux/386 by its ELF header",
+    );
+    // Without --platform the header decides.
+    let out = run_in(
+        dir.path(),
+        ["pack", "exit", "--format", "oci-dir", "-o", "layout"],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let index = std::fs::read_to_string(dir.path().join("layout/index.json")).unwrap();
+    assert!(index.contains(r#""architecture":"386""#), "{index}");
+}
+
+/// A folder with a subfolder, an executable, a symlink and a hard link.
+fn make_tree(root: &Path, when: &str) {
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("etc/app")).unwrap();
+    let elf = ok([
+        "exit",
+        "--platform",
+        "linux/amd64",
+        "--format",
+        "elf",
+        "-o",
+        "-",
+    ]);
+    std::fs::write(root.join("bin/exit"), elf).unwrap();
+    std::fs::write(root.join("etc/app/conf"), b"a=1\n").unwrap();
+    std::os::unix::fs::symlink("exit", root.join("bin/true")).unwrap();
+    std::fs::hard_link(root.join("bin/exit"), root.join("bin/exit0")).unwrap();
+    for (mode, p) in [("755", "bin/exit"), ("640", "etc/app/conf")] {
+        Command::new("chmod")
+            .arg(mode)
+            .arg(root.join(p))
+            .status()
+            .unwrap();
+    }
+    let st = Command::new("touch")
+        .args(["-h", "-d", when])
+        .args([
+            "bin",
+            "bin/exit",
+            "bin/true",
+            "etc",
+            "etc/app",
+            "etc/app/conf",
+        ])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// issue #5: "packing the same folder twice, from two different checkouts with different
+/// mtimes, gives the same digest".
+#[test]
+fn same_folder_from_two_checkouts_gives_the_same_bytes() {
+    let dir = tempdir();
+    make_tree(&dir.path().join("a"), "2001-01-01 00:00:00");
+    make_tree(&dir.path().join("b"), "2022-06-15 12:34:56");
+    let mut archives = vec![];
+    for (src, out) in [("a", "a.tar.gz"), ("b", "b.tar.gz")] {
+        let o = smidge()
+            .current_dir(dir.path())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .args([
+                "pack",
+                src,
+                "--entrypoint",
+                "/bin/true",
+                "-t",
+                "x/y:1",
+                "-o",
+                out,
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", show(&o));
+        archives.push(std::fs::read(dir.path().join(out)).unwrap());
+    }
+    assert_eq!(archives[0], archives[1]);
+    // The layer: sorted, modes kept, links kept, owner 0, mtime 0.
+    let mut plain = vec![];
+    use std::io::Read;
+    flate2::read::GzDecoder::new(&archives[0][..])
+        .read_to_end(&mut plain)
+        .unwrap();
+    let mut outer = tar::Archive::new(&plain[..]);
+    let mut layer = vec![];
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("l") {
+            e.read_to_end(&mut layer).unwrap();
+        }
+    }
+    let mut seen = vec![];
+    for e in tar::Archive::new(&layer[..]).entries().unwrap() {
+        let e = e.unwrap();
+        let h = e.header();
+        assert_eq!(
+            (h.uid().unwrap(), h.gid().unwrap(), h.mtime().unwrap()),
+            (0, 0, 0)
+        );
+        seen.push(format!(
+            "{} {:?} {:o} {}",
+            e.path().unwrap().display(),
+            h.entry_type(),
+            h.mode().unwrap(),
+            e.link_name()
+                .unwrap()
+                .map(|l| l.display().to_string())
+                .unwrap_or_default()
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            "bin/ Directory 755 ",
+            "bin/exit Regular 755 ",
+            "bin/exit0 Link 755 bin/exit",
+            "bin/true Symlink 777 exit",
+            "etc/ Directory 755 ",
+            "etc/app/ Directory 755 ",
+            "etc/app/conf Regular 640 ",
+        ]
+    );
+}
+
+/// issue #5: "a 200 MB binary never sits whole in memory; peak memory stays under 64 MiB"
+/// (50 MB here, measured by /usr/bin/time as the child's peak RSS).
+#[test]
+fn large_file_streams_in_constant_memory() {
+    require!("/usr/bin/time");
+    let dir = tempdir();
+    let big = dir.path().join("big");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&big).unwrap();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..50 {
+            for b in block.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b.copy_from_slice(&x.to_le_bytes());
+            }
+            f.write_all(&block).unwrap();
+        }
+    }
+    for compression in ["gzip", "zstd"] {
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "%M"])
+            .arg(BIN)
+            .args([
+                "pack",
+                "big",
+                "--platform",
+                "linux/amd64",
+                "--compression",
+                compression,
+            ])
+            .args(["--format", "oci", "-o", "big.tar"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let kib: u64 = stderr.lines().last().unwrap().trim().parse().unwrap();
+        assert!(kib < 64 * 1024, "{compression}: peak RSS {kib} KiB");
+        let size = std::fs::metadata(dir.path().join("big.tar")).unwrap().len();
+        assert!(size > 50 << 20, "random data does not compress: {size}");
+    }
+}
