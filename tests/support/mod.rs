@@ -266,15 +266,14 @@ fn probe(tool: &str) -> Result<(), String> {
             "qemu-s390x",
         ]
         .iter()
-        .map(|h| {
+        .try_for_each(|h| {
             let path = format!("/proc/sys/fs/binfmt_misc/{h}");
             match std::fs::read_to_string(&path) {
                 Ok(s) if s.starts_with("enabled") && s.contains("flags: PF") => Ok(()),
                 Ok(_) => Err(format!("{path} is disabled or lacks the F flag")),
                 Err(e) => Err(format!("no binfmt_misc handler {path} ({e})")),
             }
-        })
-        .collect(),
+        }),
         "x86" => (cfg!(any(target_arch = "x86_64", target_arch = "x86")))
             .then_some(())
             .ok_or_else(|| "the host does not run amd64/386 code natively".into()),
