@@ -8,7 +8,7 @@
 smidge_log() { printf '==> %s\n' "$*" >&2; }
 
 # Debian packages, each with the reason it is here. Not installed because no
-# test of issue #2 uses them: busybox-static, nasm, docker-registry, wrk, nginx-light.
+# test uses them yet: docker-registry, wrk, nginx-light.
 SMIDGE_APT_PACKAGES=(
 	docker.io       # dockerd + containerd + runc: `docker load`/`run`/`stop` end-to-end tests, the benchmark
 	podman          # `podman load` + `podman run` of the uncompressed docker archive
@@ -19,6 +19,9 @@ SMIDGE_APT_PACKAGES=(
 	binfmt-support  # update-binfmts, which registers qemu-user-static's handlers
 	util-linux      # unshare/nsenter (pause as PID 1 of a new PID namespace), script (a pty), mount
 	procps          # kill(1): the exec tests signal pause by PID
+	busybox-static  # issue #5: a real static program for `smidge pack` (docker run IMAGE echo hi, --strip)
+	nasm            # issue #5: `nasm -f bin` flat code for `smidge wrap` tests
+	time            # /usr/bin/time -f %M: peak memory of `smidge pack` on large inputs (tests, scripts/bench)
 	ca-certificates # rustup download on a machine without Rust
 	curl            # rustup download on a machine without Rust
 	gcc             # rustc links through cc

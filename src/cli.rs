@@ -88,7 +88,7 @@ Examples:
 Compression: gzip (default; archives up to 1 MiB get smidge's own DEFLATE/Zopfli, larger
 ones flate2 level 9), zstd (level 12; `docker load` of Docker 20.10 cannot read a zstd
 archive: use it with --format oci/oci-dir or a newer engine), none.")]
-    Pack(PackArgs),
+    Pack(Box<PackArgs>),
     /// Put raw machine code (e.g. `nasm -f bin` output) under the smallest ELF header.
     ///
     /// The code is loaded at a fixed address per platform and fit; --print-base prints it

@@ -61,7 +61,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let (program, build) = match cli.command {
-        Command::Pack(args) => return pack(args),
+        Command::Pack(args) => return pack(*args),
         Command::Wrap {
             code,
             entry,
