@@ -405,3 +405,150 @@ fn large_file_streams_in_constant_memory() {
         assert!(size > 50 << 20, "random data does not compress: {size}");
     }
 }
+
+/// A folder as the root tree, run by docker: a symlinked shell, a hard link, and every
+/// config option reaching the container (issue #5).
+#[test]
+fn folder_with_config_runs_in_docker() {
+    require!("docker");
+    if !Path::new(BUSYBOX).exists() {
+        assert!(!strict(), "busybox-static is not installed");
+        return;
+    }
+    let dir = tempdir();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("srv/www")).unwrap();
+    std::fs::copy(BUSYBOX, root.join("bin/busybox")).unwrap();
+    std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
+    std::fs::hard_link(root.join("bin/busybox"), root.join("bin/cat")).unwrap();
+    std::fs::write(dir.path().join("index.html"), b"page\n").unwrap();
+    let tag = test_tag("pack-folder");
+    let archive = dir.path().join("f.tar.gz");
+    let out = run_in(
+        dir.path(),
+        [
+            "pack",
+            "root",
+            "--add",
+            "index.html:/srv/www/",
+            "--entrypoint",
+            r#"["/bin/sh","-c"]"#,
+            "--cmd",
+            r#"["echo $GREETING from $(pwd); /bin/cat index.html"]"#,
+            "--env",
+            "GREETING=hi",
+            "--workdir",
+            "/srv/www",
+            "--label",
+            "org.example=1",
+            "--expose",
+            "8080",
+            "--stop-signal",
+            "int",
+            "-t",
+            &tag,
+            "-o",
+            "f.tar.gz",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let img = Loaded::load("docker", &archive, &tag);
+    assert_eq!(docker_ok(["run", "--rm", &tag]), "hi from /srv/www\npage");
+    assert_eq!(img.inspect("{{.Config.StopSignal}}"), "SIGINT");
+    assert_eq!(
+        img.inspect("{{json .Config.ExposedPorts}}"),
+        r#"{"8080/tcp":{}}"#
+    );
+    assert_eq!(
+        img.inspect("{{json .Config.Labels}}"),
+        r#"{"org.example":"1"}"#
+    );
+    // Hard-linked once: SIZE counts the file once per entry docker sees as a file.
+    let size: u64 = img.inspect("{{.Size}}").parse().unwrap();
+    assert!(
+        size >= std::fs::metadata(BUSYBOX).unwrap().len() + 5,
+        "{size}"
+    );
+}
+
+/// `smidge wrap`'s command line (the library is tested in tests/wrap.rs): `--print-base`
+/// gives the `org` for nasm, the wrapped file runs, and the image runs in docker.
+#[test]
+fn wrap_cli_runs_nasm_code() {
+    require!("x86", "nasm");
+    let dir = tempdir();
+    for (platform, bits, write, exit) in [
+        (
+            "linux/amd64",
+            64,
+            "mov eax, 1\nmov edi, 1\nlea rsi, [rel msg]\nmov edx, 3\nsyscall",
+            "mov eax, 60\nxor edi, edi\nsyscall",
+        ),
+        (
+            "linux/386",
+            32,
+            "mov eax, 4\nmov ebx, 1\nmov ecx, msg\nmov edx, 3\nint 0x80",
+            "mov eax, 1\nxor ebx, ebx\nint 0x80",
+        ),
+    ] {
+        let base = String::from_utf8(ok(["wrap", "--print-base", "--platform", platform])).unwrap();
+        let base = base.trim();
+        assert!(base.starts_with("0x"), "{base}");
+        let src = dir.path().join("hi.asm");
+        std::fs::write(
+            &src,
+            format!("BITS {bits}\norg {base}\n{write}\n{exit}\nmsg: db \"hi\", 10\n"),
+        )
+        .unwrap();
+        let st = Command::new("nasm")
+            .args(["-f", "bin", "-o"])
+            .arg(dir.path().join("hi.bin"))
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let elf = dir.path().join("hi");
+        let out = run_in(
+            dir.path(),
+            [
+                "wrap",
+                "hi.bin",
+                "--platform",
+                platform,
+                "--format",
+                "elf",
+                "-o",
+                "hi",
+            ],
+        );
+        assert!(out.status.success(), "{}", show(&out));
+        let ran = output_of_new_executable(&mut Command::new(&elf)).unwrap();
+        assert_eq!(ran.stdout, b"hi\n", "{platform}: {}", show(&ran));
+        if platform == "linux/amd64" && require("docker") {
+            let tag = test_tag("wrap-hi");
+            let out = run_in(
+                dir.path(),
+                [
+                    "wrap",
+                    "hi.bin",
+                    "--platform",
+                    platform,
+                    "-t",
+                    &tag,
+                    "-o",
+                    "hi.tar.gz",
+                ],
+            );
+            assert!(out.status.success(), "{}", show(&out));
+            let _img = Loaded::load("docker", &dir.path().join("hi.tar.gz"), &tag);
+            assert_eq!(docker_ok(["run", "--rm", &tag]), "hi");
+        }
+    }
+    std::fs::write(dir.path().join("empty.bin"), b"").unwrap();
+    refused_in(
+        dir.path(),
+        &["wrap", "empty.bin", "--platform", "linux/amd64", "-o", "x"],
+        "empty",
+    );
+}
