@@ -552,3 +552,114 @@ fn wrap_cli_runs_nasm_code() {
         "empty",
     );
 }
+
+/// A file of `mb` MiB of pseudo-random bytes (incompressible, like the worst binary).
+fn random_file(path: &Path, mb: usize) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut block = vec![0u8; 1 << 20];
+    for _ in 0..mb {
+        for b in block.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&block).unwrap();
+    }
+}
+
+/// issue #5: "A progress bar on a terminal for work that takes longer than a moment,
+/// silent when not on a terminal."
+#[test]
+fn progress_bar_only_on_a_terminal() {
+    require!("script");
+    let dir = tempdir();
+    random_file(&dir.path().join("big"), 40);
+    let args = "pack big --platform linux/amd64 --compression none -o out.tar";
+    let out = run_in(dir.path(), args.split(' '));
+    assert!(out.status.success(), "{}", show(&out));
+    assert!(
+        out.stderr.is_empty(),
+        "silent off a terminal: {}",
+        show(&out)
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &format!("{BIN} {args}"), "/dev/null"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(tty.status.success(), "{}", show(&tty));
+    assert!(contains(&tty.stdout, b"packing"), "{}", show(&tty));
+}
+
+/// `--compression zstd`: an OCI layout whose layer is `+zstd`, which skopeo reads; for a
+/// docker archive, a warning that Docker 20.10 cannot load it.
+#[test]
+fn zstd_layers_and_the_docker_warning() {
+    let dir = tempdir();
+    random_file(&dir.path().join("app"), 2);
+    let out = run_in(
+        dir.path(),
+        [
+            "pack",
+            "app",
+            "--platform",
+            "linux/amd64",
+            "--compression",
+            "zstd",
+            "--format",
+            "oci-dir",
+            "-t",
+            "x/app:1",
+            "-o",
+            "layout",
+        ],
+    );
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        show(&out)
+    );
+    let blobs = dir.path().join("layout/blobs/sha256");
+    let manifests: Vec<String> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .filter(|s| s.contains("\"layers\":["))
+        .collect();
+    assert_eq!(manifests.len(), 1);
+    assert!(
+        manifests[0].contains("application/vnd.oci.image.layer.v1.tar+zstd"),
+        "{}",
+        manifests[0]
+    );
+    if require("skopeo") {
+        let inspect = Command::new("skopeo")
+            .args(["inspect", "oci:layout:1"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(inspect.status.success(), "{}", show(&inspect));
+    }
+    let out = run_in(
+        dir.path(),
+        [
+            "pack",
+            "app",
+            "--platform",
+            "linux/amd64",
+            "--compression",
+            "zstd",
+            "-o",
+            "a.tar.zst",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning") && stderr.contains("zstd"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("a.tar.zst").exists());
+}
