@@ -132,10 +132,10 @@ pub struct PackArgs {
     pub dest: Option<String>,
     /// The entrypoint: a JSON array or words [default: the file, when one executable is
     /// packed]. '' for none.
-    #[arg(long, value_name = "JSON-or-words")]
+    #[arg(long, value_name = "JSON-or-words", allow_hyphen_values = true)]
     pub entrypoint: Option<String>,
-    /// Default arguments (Cmd): a JSON array or words.
-    #[arg(long, value_name = "JSON-or-words")]
+    /// Default arguments (Cmd): a JSON array or words ('…' and "…" group).
+    #[arg(long, value_name = "JSON-or-words", allow_hyphen_values = true)]
     pub cmd: Option<String>,
     /// An environment variable; repeatable.
     #[arg(long, value_name = "K=V")]

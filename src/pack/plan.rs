@@ -58,12 +58,70 @@ pub struct Plan {
 }
 
 /// `--entrypoint`/`--cmd`: a JSON array (`["/bin/sh","-c","x"]`) or words split on
-/// whitespace.
+/// whitespace the way a shell splits them: `'…'` and `"…"` group, `\` escapes (no
+/// expansion of any kind).
 pub fn parse_words(s: &str) -> Result<Vec<String>, String> {
     if s.trim_start().starts_with('[') {
-        serde_json::from_str(s).map_err(|e| format!("`{s}` is not a JSON array of strings: {e}"))
-    } else {
-        Ok(s.split_whitespace().map(str::to_string).collect())
+        return serde_json::from_str(s)
+            .map_err(|e| format!("`{s}` is not a JSON array of strings: {e}"));
+    }
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => words.extend(word.take()),
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err(format!("`{s}`: unterminated '")),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c) => w.push(c),
+                            None => return Err(format!("`{s}`: unterminated \"")),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err(format!("`{s}`: unterminated \"")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err(format!("`{s}`: trailing \\")),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_json_or_shell_like() {
+        assert_eq!(
+            parse_words(r#"["/bin/sh","-c","a b"]"#).unwrap(),
+            ["/bin/sh", "-c", "a b"]
+        );
+        assert_eq!(
+            parse_words(r#"-c "echo \"hi\" there" 'x y' a\ b """#).unwrap(),
+            ["-c", r#"echo "hi" there"#, "x y", "a b", ""]
+        );
+        assert!(parse_words("'open").is_err());
+        assert!(parse_words("[1]").is_err());
     }
 }
 
