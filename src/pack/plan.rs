@@ -106,25 +106,6 @@ pub fn parse_words(s: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_json_or_shell_like() {
-        assert_eq!(
-            parse_words(r#"["/bin/sh","-c","a b"]"#).unwrap(),
-            ["/bin/sh", "-c", "a b"]
-        );
-        assert_eq!(
-            parse_words(r#"-c "echo \"hi\" there" 'x y' a\ b """#).unwrap(),
-            ["-c", r#"echo "hi" there"#, "x y", "a b", ""]
-        );
-        assert!(parse_words("'open").is_err());
-        assert!(parse_words("[1]").is_err());
-    }
-}
-
 /// Checks `spec` against the files on disk and plans the layer.
 pub fn plan(spec: &PackSpec) -> Result<Plan, PackError> {
     if spec.sources.is_empty() {
@@ -267,4 +248,23 @@ fn platform_and_checks(
     spec.platform.ok_or_else(|| PackError::NoPlatform {
         why: format!("the entrypoint `{program}` is not an ELF executable"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_json_or_shell_like() {
+        assert_eq!(
+            parse_words(r#"["/bin/sh","-c","a b"]"#).unwrap(),
+            ["/bin/sh", "-c", "a b"]
+        );
+        assert_eq!(
+            parse_words(r#"-c "echo \"hi\" there" 'x y' a\ b """#).unwrap(),
+            ["-c", r#"echo "hi" there"#, "x y", "a b", ""]
+        );
+        assert!(parse_words("'open").is_err());
+        assert!(parse_words("[1]").is_err());
+    }
 }
