@@ -86,8 +86,8 @@ Examples:
   smidge pack ./big-binary --compression zstd --format oci-dir -o layout   # zstd: not for docker 20.10
 
 Compression: gzip (default; archives up to 1 MiB get smidge's own DEFLATE/Zopfli, larger
-ones flate2 level 9), zstd (level 12; `docker load` of Docker 20.10 cannot read a zstd
-archive: use it with --format oci/oci-dir or a newer engine), none.")]
+ones gzip level 9 on every CPU), zstd (level 9; `docker load` of Docker 20.10 cannot read
+a zstd archive: use it with --format oci/oci-dir or a newer engine), none.")]
     Pack(Box<PackArgs>),
     /// Put raw machine code (e.g. `nasm -f bin` output) under the smallest ELF header.
     ///
@@ -199,9 +199,9 @@ pub enum PackFormat {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PackCompression {
-    /// gzip: smidge's own DEFLATE or Zopfli up to 1 MiB, flate2 level 9 above.
+    /// gzip: smidge's own DEFLATE or Zopfli up to 1 MiB, level 9 on every CPU above.
     Gzip,
-    /// zstd level 12 (Docker 20.10's `docker load` cannot read it).
+    /// zstd level 9 (Docker 20.10's `docker load` cannot read it).
     Zstd,
     /// None.
     None,
