@@ -320,6 +320,9 @@ fn hello_points_at_its_message() {
     }
 }
 
+/// (p_type, p_flags, p_offset, p_vaddr, p_filesz) of a program header.
+type Phdr = (u32, u32, u64, u64, u64);
+
 /// The portable fit is a well-formed ELF file: a real reader agrees on the entry point and
 /// the one PT_LOAD segment covering the whole file.
 #[test]
@@ -333,33 +336,31 @@ fn portable_payloads_parse_as_elf() {
         let data = &payload.bytes[..];
         let entry = payload.base + payload.entry as u64;
         let machine = smidge::elf::machine::machine(platform);
-        // (e_machine, e_entry, [(p_type, p_flags, p_offset, p_vaddr, p_filesz)])
-        let (e_machine, e_entry, phdrs): (u16, u64, Vec<(u32, u32, u64, u64, u64)>) =
-            if machine.is_64() {
-                let h = object::elf::FileHeader64::<Endianness>::parse(data).unwrap();
-                let e = h.endian().unwrap();
-                let ph = h.program_headers(e, data).unwrap().iter();
-                let ph = ph.map(|p| {
-                    let v = (p.p_offset(e), p.p_vaddr(e), p.p_filesz(e));
-                    (p.p_type(e), p.p_flags(e), v.0, v.1, v.2)
-                });
-                (h.e_machine(e), h.e_entry(e), ph.collect())
-            } else {
-                let h = object::elf::FileHeader32::<Endianness>::parse(data).unwrap();
-                let e = h.endian().unwrap();
-                let ph = h.program_headers(e, data).unwrap().iter();
-                let ph = ph.map(|p| {
-                    let v = (p.p_offset(e), p.p_vaddr(e), p.p_filesz(e));
-                    (
-                        p.p_type(e),
-                        p.p_flags(e),
-                        v.0.into(),
-                        v.1.into(),
-                        v.2.into(),
-                    )
-                });
-                (h.e_machine(e), h.e_entry(e).into(), ph.collect())
-            };
+        let (e_machine, e_entry, phdrs): (u16, u64, Vec<Phdr>) = if machine.is_64() {
+            let h = object::elf::FileHeader64::<Endianness>::parse(data).unwrap();
+            let e = h.endian().unwrap();
+            let ph = h.program_headers(e, data).unwrap().iter();
+            let ph = ph.map(|p| {
+                let v = (p.p_offset(e), p.p_vaddr(e), p.p_filesz(e));
+                (p.p_type(e), p.p_flags(e), v.0, v.1, v.2)
+            });
+            (h.e_machine(e), h.e_entry(e), ph.collect())
+        } else {
+            let h = object::elf::FileHeader32::<Endianness>::parse(data).unwrap();
+            let e = h.endian().unwrap();
+            let ph = h.program_headers(e, data).unwrap().iter();
+            let ph = ph.map(|p| {
+                let v = (p.p_offset(e), p.p_vaddr(e), p.p_filesz(e));
+                (
+                    p.p_type(e),
+                    p.p_flags(e),
+                    v.0.into(),
+                    v.1.into(),
+                    v.2.into(),
+                )
+            });
+            (h.e_machine(e), h.e_entry(e).into(), ph.collect())
+        };
         assert_eq!(e_machine, machine.e_machine, "{name}");
         // ARM's Thumb entry points have bit 0 set.
         assert_eq!(e_entry & !1, entry, "{name}");
