@@ -15,15 +15,7 @@ pub const SYS_RT_SIGPROCMASK: u8 = 14;
 pub const SYS_EXIT: u8 = 60;
 pub const SYS_RT_SIGTIMEDWAIT: u8 = 128;
 
-/// Signal numbers and the `sigset_t` bits for them (bit `n - 1` for signal `n`).
-pub const SIGINT: u8 = 2;
-pub const SIGTERM: u8 = 15;
-pub const SIGCHLD: u8 = 17;
-pub const STOP_SIGNALS: u32 = (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1));
-/// `SIG_IGN` as a handler value; `SIG_BLOCK` for rt_sigprocmask.
-pub const SIG_IGN: u8 = 1;
-/// The kernel's sigset_t is 64 bits: rt_* syscalls insist on sigsetsize == 8.
-pub const SIGSET_SIZE: u8 = 8;
+use super::signal::{SIGCHLD, SIGSET_SIZE, SIG_IGN, STOP_SIGNALS};
 
 pub struct Amd64;
 
@@ -69,7 +61,7 @@ impl Isa for Amd64 {
                 insns.push(Insn::new(&[0x0f, 0x05], "syscall"));
             }
             Program::Pause => {
-                let [s0, s1, s2, s3] = STOP_SIGNALS.to_le_bytes();
+                let [s0, s1, s2, s3] = u32::from(STOP_SIGNALS).to_le_bytes();
                 insns.extend([
                     // rt_sigprocmask(SIG_BLOCK = rdi = 0, &set, NULL = rdx, 8): a blocked
                     // signal is never "ignored", so the kernel queues SIGTERM/SIGINT even for a

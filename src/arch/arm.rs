@@ -46,16 +46,7 @@ pub const SYS_RT_SIGACTION: u8 = 174;
 pub const SYS_RT_SIGPROCMASK: u8 = 175;
 pub const SYS_RT_SIGTIMEDWAIT: u8 = 177;
 
-/// arch/arm/include/uapi/asm/signal.h, and the `sigset_t` bits for them (bit `n - 1` for
-/// signal `n`).
-pub const SIGINT: u8 = 2;
-pub const SIGTERM: u8 = 15;
-pub const SIGCHLD: u8 = 17;
-pub const STOP_SIGNALS: u32 = (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1));
-/// `SIG_IGN` as a handler value (`SIG_BLOCK` for rt_sigprocmask is 0).
-pub const SIG_IGN: u8 = 1;
-/// The kernel's sigset_t is 64 bits: rt_* syscalls insist on sigsetsize == 8.
-pub const SIGSET_SIZE: u8 = 8;
+use super::signal::{SIGCHLD, SIGSET_SIZE, SIG_IGN, STOP_SIGNALS};
 
 pub struct ArmV7;
 

@@ -30,16 +30,13 @@ pub const SYS_RT_SIGACTION: u16 = 134;
 pub const SYS_RT_SIGPROCMASK: u16 = 135;
 pub const SYS_RT_SIGTIMEDWAIT: u16 = 137;
 
-/// arch/arm64/include/uapi/asm/signal.h → include/uapi/asm-generic/signal.h.
-pub const SIGINT: u16 = 2;
-pub const SIGTERM: u16 = 15;
-pub const SIGCHLD: u16 = 17;
-/// The `sigset_t` bits for SIGINT and SIGTERM (bit `n - 1` for signal `n`).
-pub const STOP_SIGNALS: u16 = (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1));
-/// `SIG_IGN` as a handler value (include/uapi/asm-generic/signal-defs.h).
-pub const SIG_IGN: u16 = 1;
-/// The kernel's sigset_t is 64 bits: rt_* syscalls insist on sigsetsize == 8.
-pub const SIGSET_SIZE: u16 = 8;
+use super::signal;
+
+// The signal constants (super::signal) in the type of this file's encoders.
+const SIGCHLD: u16 = signal::SIGCHLD as u16;
+const STOP_SIGNALS: u16 = signal::STOP_SIGNALS;
+const SIG_IGN: u16 = signal::SIG_IGN as u16;
+const SIGSET_SIZE: u16 = signal::SIGSET_SIZE as u16;
 
 pub struct Arm64;
 

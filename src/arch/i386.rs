@@ -14,7 +14,7 @@ pub const SYS_RT_SIGACTION: u8 = 174;
 pub const SYS_RT_SIGPROCMASK: u8 = 175;
 pub const SYS_RT_SIGTIMEDWAIT: u8 = 177;
 
-pub use super::amd64::{SIGCHLD, SIGSET_SIZE, SIG_IGN, STOP_SIGNALS};
+use super::signal::{SIGCHLD, SIGSET_SIZE, SIG_IGN, STOP_SIGNALS};
 
 pub struct I386;
 
@@ -50,7 +50,7 @@ impl Isa for I386 {
                 insns.push(Insn::new(&[0xcd, 0x80], "int 0x80"));
             }
             Program::Pause => {
-                let [s0, s1, s2, s3] = STOP_SIGNALS.to_le_bytes();
+                let [s0, s1, s2, s3] = u32::from(STOP_SIGNALS).to_le_bytes();
                 insns.extend([
                     // rt_sigprocmask(SIG_BLOCK = ebx = 0, &set, NULL = edx, 8): a blocked
                     // signal is never "ignored", so a PID-namespace init still receives it.

@@ -11,6 +11,7 @@ mod i386;
 mod ppc64le;
 mod riscv64;
 mod s390x;
+pub mod signal;
 mod x86;
 
 pub use amd64::Amd64;

@@ -38,17 +38,14 @@ pub const SYS_RT_SIGACTION: u32 = 173;
 pub const SYS_RT_SIGPROCMASK: u32 = 174;
 pub const SYS_RT_SIGTIMEDWAIT: u32 = 176;
 
-/// Signal numbers (arch/powerpc/include/uapi/asm/signal.h) and the `sigset_t` bits for them
-/// (bit `n - 1` for signal `n`).
-pub const SIGINT: u32 = 2;
-pub const SIGTERM: u32 = 15;
-pub const SIGCHLD: u32 = 17;
-pub const STOP_SIGNALS: u32 = (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1));
-/// `SIG_IGN` as a handler value; `SIG_BLOCK` for rt_sigprocmask.
-pub const SIG_IGN: u32 = 1;
-pub const SIG_BLOCK: u32 = 0;
-/// The kernel's sigset_t is 64 bits: rt_* syscalls insist on sigsetsize == 8.
-pub const SIGSET_SIZE: u32 = 8;
+use super::signal;
+
+// The signal constants (super::signal) in the type of this file's encoders.
+const SIGCHLD: u32 = signal::SIGCHLD as u32;
+const STOP_SIGNALS: u32 = signal::STOP_SIGNALS as u32;
+const SIG_IGN: u32 = signal::SIG_IGN as u32;
+const SIGSET_SIZE: u32 = signal::SIGSET_SIZE as u32;
+const SIG_BLOCK: u32 = signal::SIG_BLOCK as u32;
 
 pub struct Ppc64le;
 

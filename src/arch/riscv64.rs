@@ -31,17 +31,14 @@ pub const SYS_RT_SIGACTION: i32 = 134;
 pub const SYS_RT_SIGPROCMASK: i32 = 135;
 pub const SYS_RT_SIGTIMEDWAIT: i32 = 137;
 
-/// Signal numbers (include/uapi/asm-generic/signal.h) and the `sigset_t` bits for them
-/// (bit `n - 1` for signal `n`).
-pub const SIGINT: i32 = 2;
-pub const SIGTERM: i32 = 15;
-pub const SIGCHLD: i32 = 17;
-pub const STOP_SIGNALS: i32 = (1 << (SIGINT - 1)) | (1 << (SIGTERM - 1));
-/// `SIG_BLOCK` for rt_sigprocmask, `SIG_IGN` as a handler value.
-pub const SIG_BLOCK: i32 = 0;
-pub const SIG_IGN: i32 = 1;
-/// The kernel's sigset_t is 64 bits: rt_* syscalls insist on sigsetsize == 8.
-pub const SIGSET_SIZE: i32 = 8;
+use super::signal;
+
+// The signal constants (super::signal) in the type of this file's encoders.
+const SIGCHLD: i32 = signal::SIGCHLD as i32;
+const STOP_SIGNALS: i32 = signal::STOP_SIGNALS as i32;
+const SIG_IGN: i32 = signal::SIG_IGN as i32;
+const SIGSET_SIZE: i32 = signal::SIGSET_SIZE as i32;
+const SIG_BLOCK: i32 = signal::SIG_BLOCK as i32;
 
 pub struct Riscv64;
 
