@@ -8,7 +8,7 @@
 smidge_log() { printf '==> %s\n' "$*" >&2; }
 
 # Debian packages, each with the reason it is here. Not installed because no
-# test uses them yet: docker-registry, wrk, nginx-light.
+# test uses them yet: wrk, nginx-light.
 SMIDGE_APT_PACKAGES=(
 	docker.io       # dockerd + containerd + runc: `docker load`/`run`/`stop` end-to-end tests, the benchmark
 	podman          # `podman load` + `podman run` of the uncompressed docker archive
@@ -21,6 +21,10 @@ SMIDGE_APT_PACKAGES=(
 	procps          # kill(1): the exec tests signal pause by PID
 	busybox-static  # issue #5: a real static program for `smidge pack` (docker run IMAGE echo hi, --strip)
 	nasm            # issue #5: `nasm -f bin` flat code for `smidge wrap` tests
+	docker-registry # issue #4: the distribution registry tests/registry.rs pushes to (anonymous, htpasswd + HTTPS, bearer tokens)
+	apache2-utils   # issue #4: `htpasswd -B`, the bcrypt htpasswd file of the basic-auth registry
+	openssl         # issue #4: the test CA and server certificate, the token issuer's RS256 key and signatures
+	containerd      # issue #4: `ctr image pull --plain-http` / `ctr run` / `ctr task kill` of the pushed pause image
 	time            # /usr/bin/time -f %M: peak memory of `smidge pack` on large inputs (tests, scripts/bench)
 	ca-certificates # rustup download on a machine without Rust
 	curl            # rustup download on a machine without Rust
