@@ -13,7 +13,9 @@ Examples:
   smidge hello -o hello.tar.gz && docker load -i hello.tar.gz && docker run --rm smidge/hello
   smidge pause --fit kernel | docker load
   smidge exit 3 --platform linux/386 --format oci -o exit.oci.tar
-  smidge pause --platform all --format oci-dir -o pause-oci   # one index, every platform";
+  smidge pause --platform all --format oci-dir -o pause-oci   # one index, every platform
+  smidge pause --fit kernel --push 127.0.0.1:5000/smidge/pause   # build and push, prints REF@sha256:…
+  smidge push pause.tar.gz ghcr.io/me/pause:1 --username me --password-stdin <token";
 
 #[derive(Parser, Debug)]
 #[command(name = "smidge", version, about = ABOUT, after_help = EXAMPLES)]
@@ -114,6 +116,61 @@ Examples:
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// Push an image archive or OCI layout to a registry, as it is or as smidge (or
+    /// docker, skopeo, buildx) wrote it; prints REF@sha256:… on stdout.
+    ///
+    /// SOURCE: a docker-format tar (gzip, zstd or plain), an OCI image layout directory,
+    /// or an OCI layout tar; one platform or several (an index is pushed after the
+    /// manifests, the tag last). Layers go gzip-compressed. Credentials: --username with
+    /// --password-stdin, else the Docker config ($DOCKER_CONFIG/config.json or
+    /// ~/.docker/config.json: auths, credHelpers, credsStore). HTTPS with the system's
+    /// trust store plus --ca-cert; plain HTTP only for localhost, 127.0.0.0/8 and ::1, or
+    /// with --insecure.
+    #[command(after_help = "\
+Examples:
+  smidge pause --fit kernel -o pause.tar.gz && smidge push pause.tar.gz 127.0.0.1:5000/smidge/pause
+  smidge hello --platform all --format oci-dir -o hello-oci && smidge push hello-oci registry.example/me/hello:1
+  echo \"$TOKEN\" | smidge push app.tar quay.io/me/app --username me --password-stdin")]
+    Push {
+        /// The image: a docker tar, an OCI layout directory or an OCI layout tar.
+        #[arg(value_name = "SOURCE")]
+        source: PathBuf,
+        /// Where to push: [REGISTRY/]REPOSITORY[:TAG] (TAG defaults to latest).
+        #[arg(value_name = "REF", value_parser = parse_reference)]
+        reference: Reference,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+/// How to reach a registry (--push, smidge push).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Registry")]
+pub struct RegistryArgs {
+    /// Media types of the manifests and index pushed: oci, or docker (v2 schema 2) for
+    /// registries that want it.
+    #[arg(long, value_enum, value_name = "TYPES", default_value_t = MediaTypesArg::Oci)]
+    pub media_types: MediaTypesArg,
+    /// User name for the registry; the password (or token) comes from --password-stdin.
+    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    pub username: Option<String>,
+    /// Read the registry password (or token) from stdin.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
+    /// Also trust this certificate authority (PEM); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Allow plain HTTP, and HTTPS with an unverified certificate, to any registry.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaTypesArg {
+    /// OCI image-spec media types.
+    Oci,
+    /// Docker v2 schema 2.
+    Docker,
 }
 
 /// `smidge pack`'s options.
@@ -182,6 +239,11 @@ pub struct PackArgs {
     /// What to write.
     #[arg(long, value_enum, default_value_t = PackFormat::Docker)]
     pub format: PackFormat,
+    /// Push the image to REF instead of writing it; prints REF@sha256:… on stdout.
+    #[arg(long, value_name = "REF", value_parser = parse_reference, conflicts_with_all = ["output", "tag"])]
+    pub push: Option<Reference>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Compression of the archive (the layer blob, for oci-dir).
     #[arg(long, value_enum, default_value_t = PackCompression::Gzip)]
     pub compression: PackCompression,
@@ -247,6 +309,12 @@ pub struct BuildArgs {
     /// Write a one-line shell command instead: `echo <base64> | base64 -d | docker load`.
     #[arg(long)]
     pub base64: bool,
+    /// Push the image (every platform asked for) to REF instead of writing it; prints
+    /// REF@sha256:… on stdout.
+    #[arg(long, value_name = "REF", value_parser = parse_reference, conflicts_with_all = ["output", "tag", "base64"])]
+    pub push: Option<Reference>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,6 +33,7 @@ pub mod image;
 pub mod pack;
 pub mod platform;
 pub mod program;
+pub mod registry;
 pub mod wrap;
 
 pub use elf::Fit;

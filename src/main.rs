@@ -6,7 +6,10 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use cli::{BuildArgs, Cli, Command, CompressionArg, Format, PackArgs, PackCompression};
+use cli::{
+    BuildArgs, Cli, Command, CompressionArg, Format, MediaTypesArg, PackArgs, PackCompression,
+    RegistryArgs,
+};
 use smidge::archive::{self, Compression};
 use smidge::image::{Image, Reference};
 use smidge::{elf, Platform, Program};
@@ -62,6 +65,15 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let (program, build) = match cli.command {
         Command::Pack(args) => return pack(*args),
+        Command::Push {
+            source,
+            reference,
+            registry,
+        } => {
+            let options = push_options(&registry)?;
+            let images = smidge::registry::read_source(&source).map_err(registry_error)?;
+            return push(&images, &reference, &options);
+        }
         Command::Wrap {
             code,
             entry,
@@ -81,7 +93,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Pause { build } => (Program::Pause, build),
         Command::Exit { code, build } => (Program::Exit(code), build),
     };
-    let sink = Sink::new(&build)?;
+    // With --push nothing is written, so no output is checked.
+    let sink = match &build.push {
+        Some(_) => None,
+        None => Some(Sink::new(&build)?),
+    };
+    let push_to = match &build.push {
+        Some(_) if build.format == Format::Elf => {
+            return usage("--push sends an image; --format elf makes a file (leave one out)")
+        }
+        Some(r) => Some((r.clone(), push_options(&build.registry)?)),
+        None => None,
+    };
     let platforms = match &build.platform {
         Some(list) => list.0.clone(),
         None => match Platform::host() {
@@ -92,7 +115,10 @@ fn run(cli: Cli) -> Result<()> {
             ))?,
         },
     };
-    if platforms.len() > 1 && matches!(build.format, Format::Docker | Format::Elf) {
+    if push_to.is_none()
+        && platforms.len() > 1
+        && matches!(build.format, Format::Docker | Format::Elf)
+    {
         return usage(format!(
             "--format {} holds one platform, and {} were asked for; use --format oci or oci-dir for a multi-platform image, or one --platform",
             if build.format == Format::Elf { "elf" } else { "docker" },
@@ -104,6 +130,18 @@ fn run(cli: Cli) -> Result<()> {
         .map(|&p| elf::build(&program, p, build.fit).map(|payload| (p, payload)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Usage(e.to_string()))?;
+    let Some(sink) = sink else {
+        let (reference, options) = push_to.expect("no sink only when pushing");
+        let images = payloads
+            .iter()
+            .map(|(p, payload)| {
+                Image::new(*p, program.name(), &payload.bytes)
+                    .map(|i| smidge::registry::PushImage::from_image(&i))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Usage(e.to_string()))?;
+        return push(&images, &reference, &options);
+    };
     if build.format == Format::Elf {
         return sink.write(&payloads[0].1.bytes, 0o755);
     }
@@ -241,6 +279,10 @@ fn pack(args: PackArgs) -> Result<()> {
         _ => None,
     };
 
+    let push_to = match &args.push {
+        Some(r) => Some((r.clone(), push_options(&args.registry)?)),
+        None => None,
+    };
     // Where the output goes, checked before any work.
     let output = match &args.output {
         Some(o) if o == Path::new("-") => None,
@@ -265,7 +307,7 @@ fn pack(args: PackArgs) -> Result<()> {
         cli::PackFormat::Oci => p::PackFormat::Oci,
         cli::PackFormat::OciDir => p::PackFormat::OciDir,
     };
-    if output.is_none() {
+    if output.is_none() && push_to.is_none() {
         if format == p::PackFormat::OciDir {
             return usage("--format oci-dir writes a directory: give it with -o DIR");
         }
@@ -297,6 +339,32 @@ fn pack(args: PackArgs) -> Result<()> {
                 .expect("image_name gives a valid path component")
         }
     };
+    if let Some((reference, options)) = push_to {
+        // Pushed through an OCI layout in a temporary directory: its layer is already
+        // compressed (gzip, or zstd when asked), and `smidge push` reads it back.
+        let tmp = tempfile::Builder::new()
+            .prefix("smidge-push.")
+            .tempdir()
+            .context("cannot make a temporary directory")?;
+        let layout = tmp.path().join("layout");
+        let compression = match compression {
+            StreamCompression::None => StreamCompression::Gzip,
+            c => c,
+        };
+        let bar = Bar::new(smidge::archive::stream::data_size(&plan.entries));
+        let result = p::write(
+            &plan,
+            &tag,
+            p::PackFormat::OciDir,
+            compression,
+            p::Output::Path(&layout),
+            &bar,
+        );
+        bar.done();
+        result.map_err(as_usage)?;
+        let images = smidge::registry::read_source(&layout).map_err(registry_error)?;
+        return push(&images, &reference, &options);
+    }
     if compression == StreamCompression::Zstd && format == p::PackFormat::Docker {
         eprintln!(
             "smidge: warning: Docker 20.10's `docker load` cannot read a zstd-compressed archive; use --compression gzip for it"
@@ -409,7 +477,17 @@ fn wrap(
         return Ok(());
     }
     let code_path = code.expect("clap requires CODE without --print-base");
-    let sink = Sink::new(&build)?;
+    let push_to = match &build.push {
+        Some(_) if build.format == Format::Elf => {
+            return usage("--push sends an image; --format elf makes a file (leave one out)")
+        }
+        Some(r) => Some((r.clone(), push_options(&build.registry)?)),
+        None => None,
+    };
+    let sink = match push_to {
+        Some(_) => Sink::Stdout,
+        None => Sink::new(&build)?,
+    };
     let mut bytes = Vec::new();
     let read = if code_path == Path::new("-") {
         std::io::stdin().lock().read_to_end(&mut bytes)
@@ -443,6 +521,10 @@ fn wrap(
             .expect("image_name gives a valid path component"),
     };
     let image = Image::new(platform, &name, &wrapped.bytes).map_err(|e| Usage(e.to_string()))?;
+    if let Some((reference, options)) = push_to {
+        let images = [smidge::registry::PushImage::from_image(&image)];
+        return push(&images, &reference, &options);
+    }
     let compression = match build.compression {
         CompressionArg::Gzip => Compression::Gzip,
         CompressionArg::None => Compression::None,
@@ -469,6 +551,79 @@ fn wrap(
         }
         Format::Elf => unreachable!("handled above"),
     }
+}
+
+/// The registry options of the command line, the password read from stdin.
+fn push_options(args: &RegistryArgs) -> Result<smidge::registry::PushOptions> {
+    use smidge::registry::{Credentials, MediaTypes, PushOptions};
+    let credentials = match (&args.username, args.password_stdin) {
+        (Some(username), true) => {
+            let mut password = String::new();
+            if std::io::stdin().read_to_string(&mut password).is_err() {
+                return usage("--password-stdin: cannot read the password from stdin (not UTF-8?)");
+            }
+            let password = password
+                .strip_suffix('\n')
+                .map(|p| p.strip_suffix('\r').unwrap_or(p))
+                .unwrap_or(&password)
+                .to_string();
+            if password.is_empty() {
+                return usage("--password-stdin: stdin held no password");
+            }
+            if username.is_empty() {
+                return usage("--username is empty");
+            }
+            Some(Credentials {
+                username: username.clone(),
+                password,
+            })
+        }
+        _ => None,
+    };
+    Ok(PushOptions {
+        media_types: match args.media_types {
+            MediaTypesArg::Oci => MediaTypes::Oci,
+            MediaTypesArg::Docker => MediaTypes::Docker,
+        },
+        credentials,
+        ca_certs: args.ca_cert.clone(),
+        insecure: args.insecure,
+        ..Default::default()
+    })
+}
+
+/// A registry error: exit 2 when the input was wrong, 1 when the push failed.
+fn registry_error(e: smidge::registry::RegistryError) -> anyhow::Error {
+    if e.is_usage() {
+        Usage(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
+
+/// Pushes, prints `REF@sha256:…` on stdout (nothing else) and a summary on stderr.
+fn push(
+    images: &[smidge::registry::PushImage],
+    reference: &Reference,
+    options: &smidge::registry::PushOptions,
+) -> Result<()> {
+    let pushed = smidge::registry::push(images, reference, options).map_err(registry_error)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{reference}@{}", pushed.digest)
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")?;
+    eprintln!(
+        "smidge: pushed {reference}@{}: {} blob{} uploaded ({} B), {} already there, {} manifest{}; the registry stores {} B for it",
+        pushed.digest,
+        pushed.uploaded,
+        if pushed.uploaded == 1 { "" } else { "s" },
+        pushed.uploaded_bytes,
+        pushed.existing,
+        pushed.manifests,
+        if pushed.manifests == 1 { "" } else { "s" },
+        pushed.stored_bytes,
+    );
+    Ok(())
 }
 
 /// The bytes `hello` prints.

@@ -1,0 +1,295 @@
+//! Credentials, found the way `docker`, `crane` and `ko` find them:
+//!
+//! 1. `--username` with `--password-stdin` ([`Credentials`] given directly);
+//! 2. the Docker config, `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`:
+//!    - `credHelpers[host]`: run `docker-credential-<helper> get`;
+//!    - `credsStore`: the same, for every host;
+//!    - `auths[host].auth`: base64 of `user:password` (or `username` + `password`);
+//! 3. none: anonymous (a bearer-token registry may still hand out an anonymous token).
+//!
+//! The credential-helper protocol (docker-credential-helpers): the server URL on stdin,
+//! `{"ServerURL":…,"Username":…,"Secret":…}` on stdout; exit status 1 with
+//! "credentials not found" when it has none. Docker Hub is asked for as
+//! `https://index.docker.io/v1/`, every other registry by its `host[:port]`.
+//!
+//! A [`Credentials`] never shows its password: `Debug` prints `***`, and no error built
+//! here quotes a config value or a helper's output.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use super::RegistryError;
+
+/// The host Docker Hub's credentials are stored under.
+pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
+
+/// A user name and password (or token) for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credentials({}, ***)", self.username)
+    }
+}
+
+/// `config.json`, the parts we read.
+#[derive(Deserialize, Default)]
+struct DockerConfig {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: HashMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HelperOutput {
+    #[serde(rename = "Username")]
+    username: String,
+    #[serde(rename = "Secret")]
+    secret: String,
+}
+
+/// The Docker config file: `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
+pub fn docker_config_path() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        return Some(Path::new(&dir).join("config.json"));
+    }
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    Some(Path::new(&home).join(".docker/config.json"))
+}
+
+/// Whether `registry` (as in a reference: `host[:port]`) is Docker Hub.
+pub fn is_docker_hub(registry: &str) -> bool {
+    matches!(
+        registry,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    )
+}
+
+/// `https://host/v1/` → `host`: how `auths` keys are compared.
+fn normalize_key(key: &str) -> &str {
+    let key = key
+        .strip_prefix("https://")
+        .or_else(|| key.strip_prefix("http://"))
+        .unwrap_or(key);
+    key.split('/').next().unwrap_or(key)
+}
+
+fn same_registry(key: &str, registry: &str) -> bool {
+    let key = normalize_key(key);
+    key == registry || (is_docker_hub(key) && is_docker_hub(registry))
+}
+
+/// The credentials the Docker config holds for `registry` (`host[:port]`, or `docker.io`),
+/// if any.
+pub fn lookup(registry: &str) -> Result<Option<Credentials>, RegistryError> {
+    let Some(path) = docker_config_path() else {
+        return Ok(None);
+    };
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(RegistryError::Credentials {
+                registry: registry.into(),
+                reason: format!("cannot read {}: {}", path.display(), e.kind()),
+            })
+        }
+    };
+    let config: DockerConfig =
+        serde_json::from_slice(&text).map_err(|e| RegistryError::Credentials {
+            registry: registry.into(),
+            // serde's message names a line and column, never the text around it.
+            reason: format!("{} is not valid JSON ({e})", path.display()),
+        })?;
+    lookup_in(&config, registry, &run_helper)
+}
+
+/// A credential helper: `(helper name, server URL)` → credentials.
+type Helper<'a> = dyn Fn(&str, &str) -> Result<Option<Credentials>, String> + 'a;
+
+fn lookup_in(
+    config: &DockerConfig,
+    registry: &str,
+    helper: &Helper<'_>,
+) -> Result<Option<Credentials>, RegistryError> {
+    let server = if is_docker_hub(registry) {
+        DOCKER_HUB_SERVER.to_string()
+    } else {
+        registry.to_string()
+    };
+    let err = |reason: String| RegistryError::Credentials {
+        registry: registry.into(),
+        reason,
+    };
+    let named = config
+        .cred_helpers
+        .iter()
+        .find(|(k, _)| same_registry(k, registry))
+        .map(|(_, v)| v.as_str());
+    if let Some(name) = named.or(config.creds_store.as_deref()) {
+        if let Some(c) = helper(name, &server).map_err(err)? {
+            return Ok(Some(c));
+        }
+    }
+    let Some(entry) = config
+        .auths
+        .iter()
+        .find(|(k, _)| same_registry(k, registry))
+        .map(|(_, v)| v)
+    else {
+        return Ok(None);
+    };
+    if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(auth.trim())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok());
+        return match decoded.as_deref().and_then(|d| d.split_once(':')) {
+            Some((u, p)) => Ok(Some(Credentials {
+                username: u.into(),
+                password: p.into(),
+            })),
+            None => Err(err(
+                "the `auth` entry in the Docker config is not base64 of user:password; run `docker login` again".into(),
+            )),
+        };
+    }
+    match (&entry.username, &entry.password) {
+        (Some(u), Some(p)) => Ok(Some(Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// `docker-credential-<name> get`, `server` on stdin.
+fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>, String> {
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {}", e.kind()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{program} failed: {}", e.kind()))?;
+    if !out.status.success() {
+        // The protocol's "no credentials" answer; anything else is an error, reported
+        // by status only (a helper's output could hold a secret).
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase()
+            + &String::from_utf8_lossy(&out.stderr).to_lowercase();
+        if text.contains("credentials not found") || text.contains("not found") {
+            return Ok(None);
+        }
+        return Err(format!("{program} get failed ({})", out.status));
+    }
+    let parsed: HelperOutput = serde_json::from_slice(&out.stdout)
+        .map_err(|_| format!("{program} get printed something that is not credentials JSON"))?;
+    if parsed.username.is_empty() && parsed.secret.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Credentials {
+        username: parsed.username,
+        password: parsed.secret,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: &str) -> DockerConfig {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn no_helper(_: &str, _: &str) -> Result<Option<Credentials>, String> {
+        panic!("no helper expected")
+    }
+
+    #[test]
+    fn auths_base64_matches_host_with_or_without_scheme() {
+        // "alice:s3cr:et" — a password may hold a colon.
+        let c =
+            config(r#"{"auths":{"https://r.example:5000/v1/":{"auth":"YWxpY2U6czNjcjpldA=="}}}"#);
+        let got = lookup_in(&c, "r.example:5000", &no_helper)
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.username, "alice");
+        assert_eq!(got.password, "s3cr:et");
+        assert_eq!(lookup_in(&c, "other:5000", &no_helper).unwrap(), None);
+        assert!(!format!("{got:?}").contains("s3cr"));
+    }
+
+    #[test]
+    fn docker_hub_aliases() {
+        let c = config(r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpw"}}}"#);
+        let got = lookup_in(&c, "docker.io", &no_helper).unwrap().unwrap();
+        assert_eq!((got.username.as_str(), got.password.as_str()), ("u", "p"));
+    }
+
+    #[test]
+    fn helpers_come_first_and_get_the_server() {
+        let c = config(
+            r#"{"auths":{"r.example":{"auth":"dTpw"}},"credHelpers":{"r.example":"pass"},"credsStore":"desktop"}"#,
+        );
+        let helper = |name: &str, server: &str| {
+            assert_eq!((name, server), ("pass", "r.example"));
+            Ok(Some(Credentials {
+                username: "h".into(),
+                password: "x".into(),
+            }))
+        };
+        assert_eq!(
+            lookup_in(&c, "r.example", &helper)
+                .unwrap()
+                .unwrap()
+                .username,
+            "h"
+        );
+        // credsStore for any other host; "not found" falls back to auths.
+        let store = |name: &str, server: &str| {
+            assert_eq!((name, server), ("desktop", DOCKER_HUB_SERVER));
+            Ok(None)
+        };
+        assert_eq!(lookup_in(&c, "docker.io", &store).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bad_auth_entry_is_an_error_without_its_value() {
+        let c = config(r#"{"auths":{"r.example":{"auth":"!!not-base64!!"}}}"#);
+        let e = lookup_in(&c, "r.example", &no_helper)
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("not-base64"), "{e}");
+        assert!(e.contains("docker login"), "{e}");
+    }
+}

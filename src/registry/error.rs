@@ -1,0 +1,116 @@
+//! [`RegistryError`]: why a push failed, one line each, naming the registry and the
+//! repository and saying what to do. No variant ever holds a credential: the texts come
+//! from our own wording, status codes, and the registry's error codes and messages.
+
+use std::path::PathBuf;
+
+/// Why a push failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The target reference cannot be pushed to (it names a digest, or no repository).
+    #[error("cannot push to `{reference}`: {reason}")]
+    BadTarget { reference: String, reason: String },
+    /// The source is not an image smidge can read.
+    #[error("`{path}` is not an image: {reason}")]
+    NotAnImage { path: PathBuf, reason: String },
+    /// `--ca-cert FILE` cannot be read or holds no PEM certificate.
+    #[error("--ca-cert `{path}`: {reason}")]
+    CaCert { path: PathBuf, reason: String },
+    /// The Docker config or a credential helper failed.
+    #[error("credentials for {registry}: {reason}")]
+    Credentials { registry: String, reason: String },
+    /// No connection (after the retries).
+    #[error("cannot reach registry {registry}: {detail}; check the host and port, and that the registry is running")]
+    Unreachable { registry: String, detail: String },
+    /// TLS failed: an untrusted certificate, or HTTPS where the registry speaks HTTP.
+    #[error("TLS to registry {registry} failed: {detail}; {hint}")]
+    Tls {
+        registry: String,
+        detail: String,
+        hint: &'static str,
+    },
+    /// 401: no credentials, or wrong ones.
+    #[error(
+        "registry {registry} refused {what} for repository {repository} (401 Unauthorized): {hint}"
+    )]
+    Unauthorized {
+        registry: String,
+        repository: String,
+        what: &'static str,
+        hint: String,
+    },
+    /// 403: the account may not push there.
+    #[error("registry {registry} denied push access to repository {repository} (403 Forbidden): check that this account may push to it")]
+    Forbidden {
+        registry: String,
+        repository: String,
+    },
+    /// 404: the repository does not exist (and the registry does not create it on push).
+    #[error("registry {registry} has no repository {repository} (404 Not Found): create it first, or check the name")]
+    NotFound {
+        registry: String,
+        repository: String,
+    },
+    /// The registry refused a manifest (or index).
+    #[error("registry {registry} refused the manifest for {repository}: {detail}; {hint}")]
+    ManifestRefused {
+        registry: String,
+        repository: String,
+        detail: String,
+        hint: &'static str,
+    },
+    /// Anything else the registry answered that we cannot go on from.
+    #[error("push to {registry}/{repository} failed: {detail}")]
+    Protocol {
+        registry: String,
+        repository: String,
+        detail: String,
+    },
+}
+
+impl RegistryError {
+    /// Whether the user asked for something impossible (exit status 2) rather than the
+    /// push failing at run time (exit status 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::BadTarget { .. }
+                | RegistryError::NotAnImage { .. }
+                | RegistryError::CaCert { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_one_line_and_name_registry_and_repository() {
+        let errors = [
+            RegistryError::Unauthorized {
+                registry: "r.example:5000".into(),
+                repository: "smidge/pause".into(),
+                what: "the credentials",
+                hint: "check --username and --password-stdin".into(),
+            },
+            RegistryError::Forbidden {
+                registry: "r.example:5000".into(),
+                repository: "smidge/pause".into(),
+            },
+            RegistryError::NotFound {
+                registry: "r.example:5000".into(),
+                repository: "smidge/pause".into(),
+            },
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(!s.contains('\n'), "{s}");
+            assert!(
+                s.contains("r.example:5000") && s.contains("smidge/pause"),
+                "{s}"
+            );
+            assert!(!e.is_usage());
+        }
+    }
+}
