@@ -152,10 +152,10 @@ pub struct RegistryArgs {
     #[arg(long, value_enum, value_name = "TYPES", default_value_t = MediaTypesArg::Oci)]
     pub media_types: MediaTypesArg,
     /// User name for the registry; the password (or token) comes from --password-stdin.
-    #[arg(long, value_name = "USER", requires = "password_stdin")]
+    #[arg(long, value_name = "USER")]
     pub username: Option<String>,
     /// Read the registry password (or token) from stdin.
-    #[arg(long, requires = "username")]
+    #[arg(long)]
     pub password_stdin: bool,
     /// Also trust this certificate authority (PEM); repeatable.
     #[arg(long, value_name = "FILE")]

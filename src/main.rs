@@ -86,10 +86,17 @@ fn run(cli: Cli) -> Result<()> {
             no_newline,
             message_file,
             build,
-        } => (
-            Program::Hello(message(words, no_newline, message_file)?),
-            build,
-        ),
+        } => {
+            if build.registry.password_stdin && message_file.as_deref() == Some(Path::new("-")) {
+                return usage(
+                    "--message-file - and --password-stdin both read stdin: put the message in a file",
+                );
+            }
+            (
+                Program::Hello(message(words, no_newline, message_file)?),
+                build,
+            )
+        }
         Command::Pause { build } => (Program::Pause, build),
         Command::Exit { code, build } => (Program::Exit(code), build),
     };
@@ -578,7 +585,13 @@ fn push_options(args: &RegistryArgs) -> Result<smidge::registry::PushOptions> {
                 password,
             })
         }
-        _ => None,
+        (Some(_), false) => {
+            return usage(
+                "--username needs --password-stdin (the password is read from stdin, never from the command line)",
+            )
+        }
+        (None, true) => return usage("--password-stdin needs --username"),
+        (None, false) => None,
     };
     Ok(PushOptions {
         media_types: match args.media_types {

@@ -91,26 +91,26 @@ impl TarFiles {
         if data.len() < 512 {
             return Err("not a tar archive (too short)".into());
         }
+        // The tar reader's messages may quote the bytes it read: none goes in ours.
+        let not_tar = |_| "not a tar archive (nor gzip or zstd of one)".to_string();
         let mut files = HashMap::new();
         let mut ar = tar::Archive::new(data);
-        let entries = ar
-            .entries()
-            .map_err(|e| format!("not a tar archive ({e})"))?;
+        let entries = ar.entries().map_err(not_tar)?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| format!("not a tar archive ({e})"))?;
+            let mut entry = entry.map_err(not_tar)?;
             if !entry.header().entry_type().is_file() {
                 continue;
             }
             let name = entry
                 .path()
-                .map_err(|e| format!("bad tar entry name ({e})"))?
+                .map_err(not_tar)?
                 .to_string_lossy()
                 .trim_start_matches("./")
                 .to_string();
             let mut bytes = Vec::new();
             entry
                 .read_to_end(&mut bytes)
-                .map_err(|e| format!("truncated tar archive ({e})"))?;
+                .map_err(|_| "a truncated tar archive".to_string())?;
             files.insert(name, bytes);
         }
         if files.is_empty() {
