@@ -372,3 +372,39 @@ fn bounded_retry_on_503() {
     let tries = heads.load(Ordering::SeqCst);
     assert!((2..=6).contains(&tries), "{tries} tries of the first HEAD");
 }
+
+// issue #4: "plain HTTP only for localhost/127.0.0.1/::1 or with `--insecure`":
+// `--insecure` also takes HTTPS with a certificate no CA vouches for, as docker's
+// insecure registries do.
+#[test]
+fn insecure_accepts_an_unknown_ca() {
+    let Some(registry) = Registry::start(Mode::Htpasswd) else {
+        return;
+    };
+    let reference = registry.reference("smidge/exit:insecure");
+    let args = |insecure: bool| {
+        let mut a = vec![
+            "exit",
+            "--platform",
+            "linux/amd64",
+            "--username",
+            USER,
+            "--password-stdin",
+        ];
+        if insecure {
+            a.push("--insecure");
+        }
+        a.extend(["--push", &reference]);
+        a
+    };
+    let stdin = format!("{PASSWORD}\n");
+    let line = fails(
+        &smidge_env(&args(false), Some(stdin.as_bytes()), None, None),
+        1,
+    );
+    assert!(line.contains("--ca-cert"), "{line}");
+    pushed(
+        &smidge_env(&args(true), Some(stdin.as_bytes()), None, None),
+        &reference,
+    );
+}

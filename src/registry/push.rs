@@ -424,7 +424,9 @@ fn is_tls(e: &reqwest::Error) -> bool {
         text.push(' ');
         source = s.source();
     }
-    ["certificate", "tls", "handshake", "ssl"]
+    // rustls: "invalid peer certificate: …"; HTTPS to a plain-HTTP server: "received
+    // corrupt message of type InvalidContentType".
+    ["certificate", "tls", "handshake", "ssl", "corrupt message"]
         .iter()
         .any(|w| text.contains(w))
 }
