@@ -329,7 +329,7 @@ fn pack_wrap_and_multi_platform_push_twice() {
 
 // issue #4: "a bounded retry with backoff on connection errors, 429 and 5xx": a server
 // that answers every request with 503 sees a few tries of the first blob, then smidge
-// gives up in one line.
+// gives up in one line, and puts no manifest (the tag stays as it was).
 #[test]
 fn bounded_retry_on_503() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -349,6 +349,10 @@ fn bounded_retry_on_503() {
                     }
                     if line.starts_with("HEAD /v2/smidge/retry/blobs/") {
                         counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                    if line.starts_with("PUT /v2/smidge/retry/manifests/") {
+                        // Counted apart: a manifest must never go after a failed blob.
+                        counter.fetch_add(1000, Ordering::SeqCst);
                     }
                     // Skip the headers.
                     loop {
@@ -370,6 +374,7 @@ fn bounded_retry_on_503() {
     let line = fails(&out, 1);
     assert!(line.contains(&host) && line.contains("503"), "{line}");
     let tries = heads.load(Ordering::SeqCst);
+    assert!(tries < 1000, "a manifest was put after the blobs failed");
     assert!((2..=6).contains(&tries), "{tries} tries of the first HEAD");
 }
 
