@@ -109,7 +109,7 @@ mod tests {
             (gz.len(), Digest::of(&gz).to_string()),
             (
                 301,
-                "sha256:c461456c09b7fc914afb36d122cdd3d3662bd357847a0504df8edd680ac9a891"
+                "sha256:5f50137a3bda7223730362dd992600698beefcce22263bacea052698ac62bce4"
                     .to_string()
             )
         );
