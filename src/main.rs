@@ -105,23 +105,8 @@ fn run(cli: Cli) -> Result<()> {
         Some(_) => None,
         None => Some(Sink::new(&build)?),
     };
-    let push_to = match &build.push {
-        Some(_) if build.format == Format::Elf => {
-            return usage("--push sends an image; --format elf makes a file (leave one out)")
-        }
-        Some(r) => Some((r.clone(), push_options(&build.registry)?)),
-        None => None,
-    };
-    let platforms = match &build.platform {
-        Some(list) => list.0.clone(),
-        None => match Platform::host() {
-            Some(p) => vec![p],
-            None => usage(format!(
-                "no default platform for this {} machine; pass --platform (e.g. linux/amd64)",
-                std::env::consts::ARCH
-            ))?,
-        },
-    };
+    let push_to = push_target(&build)?;
+    let platforms = platforms(&build)?;
     if push_to.is_none()
         && platforms.len() > 1
         && matches!(build.format, Format::Docker | Format::Elf)
@@ -163,28 +148,59 @@ fn run(cli: Cli) -> Result<()> {
         .map(|(p, payload)| Image::new(*p, program.name(), &payload.bytes))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Usage(e.to_string()))?;
+    write_images(&images, &tag, &build, &sink)
+}
+
+/// Writes `images` (one per platform) in the format asked for: a docker archive (one
+/// platform), an OCI layout tar or directory (any number).
+fn write_images(images: &[Image], tag: &Reference, build: &BuildArgs, sink: &Sink) -> Result<()> {
     let compression = match build.compression {
         CompressionArg::Gzip => Compression::Gzip,
         CompressionArg::None => Compression::None,
     };
     match build.format {
         Format::Docker => {
-            let archive = archive::docker_archive(&images[0], &tag, compression);
+            let archive = archive::docker_archive(&images[0], tag, compression);
             if build.base64 {
                 sink.write(archive::shell_command(&archive).as_bytes(), 0o644)
             } else {
                 sink.write(&archive, 0o644)
             }
         }
-        Format::Oci => sink.write(&archive::oci_archive(&images, &tag, compression), 0o644),
+        Format::Oci => sink.write(&archive::oci_archive(images, tag, compression), 0o644),
         Format::OciDir => {
-            let Sink::File(dir) = &sink else {
+            let Sink::File(dir) = sink else {
                 return usage("--format oci-dir writes a directory: give it with -o DIR");
             };
-            archive::write_oci_dir(&images, &tag, compression, dir)?;
+            archive::write_oci_dir(images, tag, compression, dir)?;
             Ok(())
         }
-        Format::Elf => unreachable!("handled above"),
+        Format::Elf => unreachable!("the payload is written before any image is made"),
+    }
+}
+
+/// `--platform`, or this machine's.
+fn platforms(build: &BuildArgs) -> Result<Vec<Platform>> {
+    match &build.platform {
+        Some(list) => Ok(list.0.clone()),
+        None => match Platform::host() {
+            Some(p) => Ok(vec![p]),
+            None => usage(format!(
+                "no default platform for this {} machine; pass --platform (e.g. linux/amd64)",
+                std::env::consts::ARCH
+            )),
+        },
+    }
+}
+
+/// `--push REF` with its registry options (refused with `--format elf`).
+fn push_target(build: &BuildArgs) -> Result<Option<(Reference, smidge::registry::PushOptions)>> {
+    match &build.push {
+        Some(_) if build.format == Format::Elf => {
+            usage("--push sends an image; --format elf makes a file (leave one out)")
+        }
+        Some(r) => Ok(Some((r.clone(), push_options(&build.registry)?))),
+        None => Ok(None),
     }
 }
 
@@ -294,17 +310,7 @@ fn pack(args: PackArgs) -> Result<()> {
     let output = match &args.output {
         Some(o) if o == Path::new("-") => None,
         Some(o) => {
-            let dir = match o.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            if !dir.is_dir() {
-                return usage(format!(
-                    "cannot write `{}`: directory `{}` does not exist",
-                    o.display(),
-                    dir.display()
-                ));
-            }
+            check_output_dir(o)?;
             Some(o.as_path())
         }
         None => None,
@@ -471,26 +477,16 @@ fn wrap(
     print_base: bool,
     build: BuildArgs,
 ) -> Result<()> {
-    let platform = match &build.platform {
-        Some(list) if list.0.len() == 1 => list.0[0],
-        Some(_) => return usage("wrap makes one platform's file: give one --platform"),
-        None => match Platform::host() {
-            Some(p) => p,
-            None => return usage("no default platform for this machine; pass --platform"),
-        },
+    let platform = match platforms(&build)?[..] {
+        [p] => p,
+        _ => return usage("wrap makes one platform's file: give one --platform"),
     };
     if print_base {
         println!("{:#x}", smidge::wrap::base(platform, build.fit));
         return Ok(());
     }
     let code_path = code.expect("clap requires CODE without --print-base");
-    let push_to = match &build.push {
-        Some(_) if build.format == Format::Elf => {
-            return usage("--push sends an image; --format elf makes a file (leave one out)")
-        }
-        Some(r) => Some((r.clone(), push_options(&build.registry)?)),
-        None => None,
-    };
+    let push_to = push_target(&build)?;
     let sink = match push_to {
         Some(_) => Sink::Stdout,
         None => Sink::new(&build)?,
@@ -532,32 +528,7 @@ fn wrap(
         let images = [smidge::registry::PushImage::from_image(&image)];
         return push(&images, &reference, &options);
     }
-    let compression = match build.compression {
-        CompressionArg::Gzip => Compression::Gzip,
-        CompressionArg::None => Compression::None,
-    };
-    match build.format {
-        Format::Docker => {
-            let archive = archive::docker_archive(&image, &tag, compression);
-            if build.base64 {
-                sink.write(archive::shell_command(&archive).as_bytes(), 0o644)
-            } else {
-                sink.write(&archive, 0o644)
-            }
-        }
-        Format::Oci => sink.write(
-            &archive::oci_archive(std::slice::from_ref(&image), &tag, compression),
-            0o644,
-        ),
-        Format::OciDir => {
-            let Sink::File(dir) = &sink else {
-                return usage("--format oci-dir writes a directory: give it with -o DIR");
-            };
-            archive::write_oci_dir(std::slice::from_ref(&image), &tag, compression, dir)?;
-            Ok(())
-        }
-        Format::Elf => unreachable!("handled above"),
-    }
+    write_images(std::slice::from_ref(&image), &tag, &build, &sink)
 }
 
 /// The registry options of the command line, the password read from stdin.
@@ -667,6 +638,22 @@ fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> Resul
     Ok(bytes)
 }
 
+/// An output path whose directory does not exist is a usage error, found before any work.
+fn check_output_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return usage(format!(
+            "cannot write `{}`: directory `{}` does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Where the output goes, checked before any work is done.
 enum Sink {
     Stdout,
@@ -682,17 +669,7 @@ impl Sink {
         match &build.output {
             Some(p) if p == Path::new("-") => Sink::stdout(text),
             Some(p) => {
-                let dir = match p.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                if !dir.is_dir() {
-                    return usage(format!(
-                        "cannot write `{}`: directory `{}` does not exist",
-                        p.display(),
-                        dir.display()
-                    ));
-                }
+                check_output_dir(p)?;
                 Ok(Sink::File(p.clone()))
             }
             None => Sink::stdout(text),
