@@ -35,10 +35,47 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// What writing to a path means.
+pub(crate) enum Target {
+    /// A regular file, or none yet: write a temporary sibling and rename it over this
+    /// path (a symlink is followed first, so the link itself stays).
+    Replace(PathBuf),
+    /// Something that exists and is not a regular file or a directory: a device such as
+    /// /dev/null, a FIFO, a socket. Written in place: renaming over it would replace the
+    /// device node with a regular file (and, as root, break /dev/null for everyone).
+    InPlace,
+}
+
+impl Target {
+    pub(crate) fn of(path: &Path) -> Target {
+        match fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => Target::InPlace,
+            _ => match fs::symlink_metadata(path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    Target::Replace(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+                }
+                _ => Target::Replace(path.to_path_buf()),
+            },
+        }
+    }
+}
+
 /// Writes `bytes` to `path` with permission bits `mode` (e.g. 0o644, 0o755 for an ELF):
 /// into a temporary file in the same directory, fsync'd, then renamed over `path`. On
-/// error the temporary file is removed and `path` is untouched.
+/// error the temporary file is removed and `path` is untouched. A device or FIFO (`-o
+/// /dev/null`) is written in place instead (see [`Target`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ArchiveError> {
+    let path = match Target::of(path) {
+        Target::InPlace => {
+            return fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(bytes))
+                .map_err(ArchiveError::io(path));
+        }
+        Target::Replace(p) => p,
+    };
+    let path = path.as_path();
     let dir = parent_dir(path);
     let err = ArchiveError::io(path);
     let mut tmp = tempfile::Builder::new()
@@ -80,5 +117,57 @@ mod tests {
         fs::write(sub.join("f"), b"").unwrap();
         assert!(write_atomic(&sub, b"x", 0o644).is_err());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+}
+
+#[cfg(test)]
+mod special_file_tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+
+    /// `-o /dev/null` or a FIFO: written in place, never renamed over (which would turn a
+    /// device node into a regular file).
+    #[test]
+    fn a_fifo_stays_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                fs::File::open(fifo).unwrap().read_to_end(&mut got).unwrap();
+                got
+            })
+        };
+        write_atomic(&fifo, b"through the pipe", 0o644).unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+    }
+
+    /// A symlink keeps being a link; the file it names gets the new bytes.
+    #[test]
+    fn a_symlink_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        let link = dir.path().join("link");
+        fs::write(&file, b"old").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        write_atomic(&link, b"new", 0o644).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&file).unwrap(), b"new");
     }
 }

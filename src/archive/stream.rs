@@ -32,7 +32,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::compress::{self, ZOPFLI_MAX_INPUT};
 use super::docker::{manifest_json, CONFIG_NAME, LAYER_NAME, MANIFEST_JSON, MEMBER_MODE};
-use super::fs::parent_dir;
+use super::fs::{parent_dir, Target};
 use super::oci::{FILE_MODE, OCI_LAYOUT};
 use super::tar::{UstarHeader, BLOCK_SIZE};
 use crate::image::index::{index_json, ManifestRef, Names};
@@ -785,6 +785,18 @@ fn to_sink(
                 path: path.to_path_buf(),
                 source,
             };
+            let path = match Target::of(path) {
+                Target::InPlace => {
+                    let mut f = fs::OpenOptions::new()
+                        .write(true)
+                        .open(path)
+                        .map_err(werr)?;
+                    write(&mut f)?;
+                    return f.flush().map_err(werr);
+                }
+                Target::Replace(p) => p,
+            };
+            let path = path.as_path();
             let mut tmp = tempfile::Builder::new()
                 .prefix(".smidge-")
                 .tempfile_in(parent_dir(path))
