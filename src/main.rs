@@ -275,10 +275,16 @@ fn pack(args: PackArgs) -> Result<()> {
         spec.run.user = Some(u.clone());
     }
     for port in &args.expose {
-        spec.run.exposed_ports.push(exposed_port(port)?);
+        spec.run.exposed_ports.push(
+            smidge::image::config::exposed_port(port)
+                .map_err(|e| Usage(format!("--expose {e}")))?,
+        );
     }
     if let Some(sig) = &args.stop_signal {
-        spec.run.stop_signal = Some(stop_signal(sig)?);
+        spec.run.stop_signal = Some(
+            smidge::image::config::stop_signal(sig)
+                .map_err(|e| Usage(format!("--stop-signal {e}")))?,
+        );
     }
     spec.owner = if args.keep_owner {
         Owner::Keep
@@ -391,43 +397,6 @@ fn pack(args: PackArgs) -> Result<()> {
     let result = p::write(&plan, &tag, format, compression, out, &bar);
     bar.done();
     result.map_err(as_usage)
-}
-
-/// `--expose`: `PORT` or `PORT/tcp|udp|sctp`, as the config's `ExposedPorts` key.
-fn exposed_port(s: &str) -> Result<String> {
-    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
-    let proto = proto.to_ascii_lowercase();
-    match port.parse::<u16>() {
-        Ok(n) if n > 0 && matches!(proto.as_str(), "tcp" | "udp" | "sctp") => {
-            Ok(format!("{n}/{proto}"))
-        }
-        _ => usage(format!(
-            "--expose `{s}`: expected PORT[/tcp|udp|sctp] with PORT from 1 to 65535"
-        )),
-    }
-}
-
-/// `--stop-signal`: a signal name (with or without SIG) or number, as `SIGNAME` or the
-/// number.
-fn stop_signal(s: &str) -> Result<String> {
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-    ];
-    if let Ok(n) = s.parse::<u8>() {
-        if (1..=64).contains(&n) {
-            return Ok(n.to_string());
-        }
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if NAMES.contains(&name) || name.starts_with("RTMIN") || name.starts_with("RTMAX") {
-        return Ok(format!("SIG{name}"));
-    }
-    usage(format!(
-        "--stop-signal `{s}`: expected a signal name (SIGTERM, INT, ...) or number"
-    ))
 }
 
 /// A progress bar on stderr for packs with more than [`Bar::MIN_BYTES`] of data, when

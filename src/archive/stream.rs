@@ -332,10 +332,7 @@ pub fn write_layer(
     w: &mut dyn Write,
     progress: &dyn Progress,
 ) -> Result<(), StreamError> {
-    let werr = |source| StreamError::Write {
-        path: PathBuf::from("<archive>"),
-        source,
-    };
+    let werr = archive_write_error;
     let mut buf = vec![0u8; BUF];
     for e in entries {
         w.write_all(&header_blocks(e)?).map_err(werr)?;
@@ -606,10 +603,7 @@ fn layer_member(
     entries: &[LayerEntry],
     progress: &dyn Progress,
 ) -> Result<Digest, StreamError> {
-    let werr = |source| StreamError::Write {
-        path: PathBuf::from("<archive>"),
-        source,
-    };
+    let werr = archive_write_error;
     w.write_all(&member_header(name, mode, size))
         .map_err(werr)?;
     let mut h = Hashing::new(&mut *w);
@@ -628,10 +622,7 @@ fn docker_tar(
     w: &mut dyn Write,
     progress: &dyn Progress,
 ) -> Result<(), StreamError> {
-    let werr = |source| StreamError::Write {
-        path: PathBuf::from("<archive>"),
-        source,
-    };
+    let werr = archive_write_error;
     let size = layer_size(parts.entries)?;
     member(
         w,
@@ -643,6 +634,14 @@ fn docker_tar(
     let diff_id = layer_member(w, LAYER_NAME, MEMBER_MODE, size, parts.entries, progress)?;
     member(w, CONFIG_NAME, MEMBER_MODE, &(parts.config)(&diff_id)).map_err(werr)?;
     Ok(())
+}
+
+/// A write error inside the archive stream (the sink names the file, not this).
+fn archive_write_error(source: io::Error) -> StreamError {
+    StreamError::Write {
+        path: PathBuf::from("<archive>"),
+        source,
+    }
 }
 
 fn blob_path(d: &Digest) -> String {
@@ -687,10 +686,7 @@ fn oci_tar(
     w: &mut dyn Write,
     progress: &dyn Progress,
 ) -> Result<(), StreamError> {
-    let werr = |source| StreamError::Write {
-        path: PathBuf::from("<archive>"),
-        source,
-    };
+    let werr = archive_write_error;
     let size = layer_size(parts.entries)?;
     let mut hasher = Hashing::new(io::sink());
     write_layer(parts.entries, &mut hasher, &NoProgress)?;
