@@ -165,6 +165,43 @@ pub fn rfc3339(secs: u64) -> String {
     )
 }
 
+/// An `ExposedPorts` key from `PORT` or `PORT/tcp|udp|sctp`, as the config's `ExposedPorts` key.
+pub fn exposed_port(s: &str) -> Result<String, String> {
+    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    match port.parse::<u16>() {
+        Ok(n) if n > 0 && matches!(proto.as_str(), "tcp" | "udp" | "sctp") => {
+            Ok(format!("{n}/{proto}"))
+        }
+        _ => Err(format!(
+            "`{s}`: expected PORT[/tcp|udp|sctp] with PORT from 1 to 65535"
+        )),
+    }
+}
+
+/// `StopSignal` from a signal name (with or without SIG) or number, as `SIGNAME` or the
+/// number.
+pub fn stop_signal(s: &str) -> Result<String, String> {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    if let Ok(n) = s.parse::<u8>() {
+        if (1..=64).contains(&n) {
+            return Ok(n.to_string());
+        }
+    }
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if NAMES.contains(&name) || name.starts_with("RTMIN") || name.starts_with("RTMAX") {
+        return Ok(format!("SIG{name}"));
+    }
+    Err(format!(
+        "`{s}`: expected a signal name (SIGTERM, INT, ...) or number"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,41 +261,4 @@ mod tests {
             "{s}"
         );
     }
-}
-
-/// An `ExposedPorts` key from `PORT` or `PORT/tcp|udp|sctp`, as the config's `ExposedPorts` key.
-pub fn exposed_port(s: &str) -> Result<String, String> {
-    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
-    let proto = proto.to_ascii_lowercase();
-    match port.parse::<u16>() {
-        Ok(n) if n > 0 && matches!(proto.as_str(), "tcp" | "udp" | "sctp") => {
-            Ok(format!("{n}/{proto}"))
-        }
-        _ => Err(format!(
-            "`{s}`: expected PORT[/tcp|udp|sctp] with PORT from 1 to 65535"
-        )),
-    }
-}
-
-/// `StopSignal` from a signal name (with or without SIG) or number, as `SIGNAME` or the
-/// number.
-pub fn stop_signal(s: &str) -> Result<String, String> {
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-    ];
-    if let Ok(n) = s.parse::<u8>() {
-        if (1..=64).contains(&n) {
-            return Ok(n.to_string());
-        }
-    }
-    let upper = s.to_ascii_uppercase();
-    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
-    if NAMES.contains(&name) || name.starts_with("RTMIN") || name.starts_with("RTMAX") {
-        return Ok(format!("SIG{name}"));
-    }
-    Err(format!(
-        "`{s}`: expected a signal name (SIGTERM, INT, ...) or number"
-    ))
 }
