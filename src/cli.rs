@@ -70,6 +70,43 @@ Examples:
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// An image that serves one fixed HTTP response on a port (a placeholder or test backend).
+    ///
+    /// It listens on 0.0.0.0:PORT and answers every request with the status line,
+    /// Content-Type, Content-Length, your headers, Connection: close and the body, then
+    /// closes the connection. 64 threads serve in parallel; a connection that sends nothing
+    /// for 1 s is closed, so slow clients never hold up others. As PID 1 it exits 0 at once
+    /// on SIGTERM or SIGINT and reaps every child. If the port cannot be bound it exits with
+    /// the errno (98: address in use, 13: permission denied). The image records the port in
+    /// ExposedPorts.
+    #[command(after_help = "\
+Examples:
+  smidge serve -o serve.tar.gz && docker load -i serve.tar.gz
+  docker run -d -p 8080:8080 smidge/serve && curl localhost:8080   # Hello, world!
+  smidge serve --port 80 --status 503 --body 'back soon' --header 'Retry-After: 120'
+  smidge serve --body-file index.html --content-type 'text/html; charset=utf-8' --format elf -o serve")]
+    Serve {
+        /// The TCP port to listen on.
+        #[arg(long, value_name = "PORT", default_value_t = smidge::program::Serve::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+        port: u16,
+        /// The response body [default: Hello, world!]
+        #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+        body: Option<String>,
+        /// Take the body from FILE ("-" = stdin), exactly as it is (at most 64 MiB).
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
+        /// The status code, 200 to 599 (204 and 304 have no body).
+        #[arg(long, value_name = "CODE", default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..=599))]
+        status: u16,
+        /// The Content-Type header ("" leaves it out).
+        #[arg(long, value_name = "TYPE", default_value = "text/plain")]
+        content_type: String,
+        /// An extra header line, "Name: value"; repeat for more.
+        #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        #[command(flatten)]
+        build: BuildArgs,
+    },
     /// Pack your own static program, or a folder, into the smallest FROM-scratch image.
     ///
     /// A single file becomes /<name> (or --dest), its mode kept; the entrypoint defaults to

@@ -98,6 +98,35 @@ fn run(cli: Cli) -> Result<()> {
             )
         }
         Command::Pause { build } => (Program::Pause, build),
+        Command::Serve {
+            port,
+            body,
+            body_file,
+            status,
+            content_type,
+            headers,
+            build,
+        } => {
+            if build.registry.password_stdin && body_file.as_deref() == Some(Path::new("-")) {
+                return usage(
+                    "--body-file - and --password-stdin both read stdin: put the body in a file",
+                );
+            }
+            let body = match (body, body_file) {
+                (Some(text), _) => text.into_bytes(),
+                (None, Some(file)) => read_input(&file, "body file")?,
+                (None, None) => smidge::program::Serve::DEFAULT_BODY.to_vec(),
+            };
+            let response = smidge::program::Response {
+                status,
+                content_type,
+                headers,
+                body,
+            };
+            let serve = smidge::program::Serve::new(port, &response)
+                .map_err(|e| Usage(e.to_string()))?;
+            (Program::Serve(serve), build)
+        }
         Command::Exit { code, build } => (Program::Exit(code), build),
     };
     // With --push nothing is written, so no output is checked.
@@ -582,19 +611,7 @@ fn push(
 /// The bytes `hello` prints.
 fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> Result<Vec<u8>> {
     if let Some(file) = file {
-        let mut bytes = Vec::new();
-        let read = if file == Path::new("-") {
-            std::io::stdin().lock().read_to_end(&mut bytes)
-        } else {
-            std::fs::File::open(&file).and_then(|mut f| f.read_to_end(&mut bytes))
-        };
-        if let Err(e) = read {
-            return usage(format!(
-                "cannot read message file `{}`: {e}",
-                file.display()
-            ));
-        }
-        return Ok(bytes);
+        return read_input(&file, "message file");
     }
     let mut bytes = if words.is_empty() {
         b"Hello, world!".to_vec()
@@ -605,6 +622,20 @@ fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> Resul
         bytes.push(b'\n');
     }
     Ok(bytes)
+}
+
+/// The bytes of `file` ("-" = stdin); a file that cannot be read is a usage error.
+fn read_input(file: &Path, what: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let read = if file == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(file).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    match read {
+        Ok(_) => Ok(bytes),
+        Err(e) => usage(format!("cannot read {what} `{}`: {e}", file.display())),
+    }
 }
 
 /// An output path whose directory does not exist is a usage error, found before any work.

@@ -14,12 +14,31 @@ pub const SYS_RT_SIGACTION: u8 = 13;
 pub const SYS_RT_SIGPROCMASK: u8 = 14;
 pub const SYS_EXIT: u8 = 60;
 pub const SYS_RT_SIGTIMEDWAIT: u8 = 128;
+pub const SYS_CLOSE: u8 = 3;
+pub const SYS_CLONE: u8 = 56;
+pub const SYS_SOCKET: u8 = 41;
+pub const SYS_ACCEPT: u8 = 43;
+pub const SYS_SENDTO: u8 = 44;
+pub const SYS_RECVFROM: u8 = 45;
+pub const SYS_SHUTDOWN: u8 = 48;
+pub const SYS_BIND: u8 = 49;
+pub const SYS_LISTEN: u8 = 50;
+pub const SYS_SETSOCKOPT: u8 = 54;
+pub const SYS_EXIT_GROUP: u8 = 231;
 
-use super::signal::{SIGCHLD, SIGSET_SIZE, SIG_IGN, STOP_SIGNALS};
+use super::net::*;
+use super::signal::{SA_RESTORER, SIGCHLD, SIGINT, SIGSET_SIZE, SIGTERM, SIG_IGN, STOP_SIGNALS};
+use crate::program::Serve;
 
 pub struct Amd64;
 
 const WAIT: u8 = 0;
+// serve's labels
+const EXIT: u8 = 1;
+const SPAWN: u8 = 2;
+const ACCEPT: u8 = 3;
+const READ: u8 = 4;
+const CLOSE: u8 = 5;
 
 impl Isa for Amd64 {
     fn lower(&self, program: &Program, addressing: Addressing) -> Code {
@@ -112,6 +131,10 @@ impl Isa for Amd64 {
                     Insn::new(&[0x0f, 0x05], "syscall"),
                 ]);
             }
+            Program::Serve(serve) => {
+                data.extend_from_slice(&serve.response);
+                insns = self.serve(serve, addressing);
+            }
         }
         Code { insns, data }
     }
@@ -130,5 +153,160 @@ impl Isa for Amd64 {
 
     fn tolerates_prefix(&self, insn: &Insn, prefix: &[u8]) -> bool {
         x86::tolerates_rex_prefix(insn, prefix)
+    }
+}
+
+impl Amd64 {
+    /// The `serve` listing (see [`crate::program::Serve`] for what it does). Registers: rbp
+    /// holds the listening socket, rdx the response length (also how much one read
+    /// discards), r10 the send/recv flags; r8 and r9 stay 0 (no addresses).
+    fn serve(&self, serve: &Serve, addressing: Addressing) -> Vec<Insn> {
+        let [f0, f1, f2, f3] = SA_RESTORER.to_le_bytes();
+        let [p0, p1] = serve.port.to_be_bytes();
+        let [c0, c1, c2, c3] = CLONE_THREAD_FLAGS.to_le_bytes();
+        let [m0, m1, m2, m3] = (MSG_NOSIGNAL | MSG_TRUNC).to_le_bytes();
+        let workers_log2 = Serve::WORKERS.trailing_zeros() as u8;
+        assert_eq!(1 << workers_log2, Serve::WORKERS);
+        let address = |reg: u8, name: &str, target: Target| match addressing {
+            // mov r32, imm32 (B8+r id)
+            Addressing::Abs32 => Insn::new(&[0xb8 + reg, 0, 0, 0, 0], format!("mov {name}"))
+                .fixup(Fixup::Abs32 { at: 1, target }),
+            // lea r64, [rip + rel32] (REX.W 8D /r, mod 00 r/m 101)
+            Addressing::PcRelative => {
+                Insn::new(&[0x48, 0x8d, 0x05 | reg << 3, 0, 0, 0, 0], format!("lea {name}"))
+                    .fixup(Fixup::Rel32 { at: 3, target })
+            }
+        };
+        // The SIGCHLD action's handler word is also the timeout's seconds.
+        const _: () = assert!(Serve::TIMEOUT_SECS == SIG_IGN as u32);
+        let mut v = vec![
+            // rt_sigaction(SIGINT and SIGTERM, &{handler = exit, SA_RESTORER}, NULL, 8).
+            Insn::new(&[0x68, f0, f1, f2, f3], "push 0x4000000 ; sa_flags = SA_RESTORER"),
+        ];
+        v.extend(match addressing {
+            Addressing::Abs32 => vec![Insn::new(&[0x68, 0, 0, 0, 0], "push exit ; sa_handler")
+                .fixup(Fixup::Abs32 { at: 1, target: Target::Label(EXIT) })],
+            Addressing::PcRelative => vec![
+                address(1, "rcx, [rip + exit] ; (syscall clobbers rcx anyway)", Target::Label(EXIT)),
+                Insn::new(&[0x51], "push rcx ; sa_handler = exit"),
+            ],
+        });
+        v.extend([
+            Insn::new(&[0x54], "push rsp"),
+            Insn::new(&[0x5e], "pop rsi ; rsi = &act"),
+            Insn::new(&[0x41, 0xb2, SIGSET_SIZE], "mov r10b, 8 ; sigsetsize"),
+            Insn::new(&[0x40, 0xb7, SIGINT], "mov dil, 2 ; SIGINT"),
+            Insn::new(&[0xb0, SYS_RT_SIGACTION], "mov al, 13 ; SYS_rt_sigaction"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0x40, 0xb7, SIGTERM], "mov dil, 15 ; SIGTERM"),
+            Insn::new(&[0xb0, SYS_RT_SIGACTION], "mov al, 13 ; SYS_rt_sigaction"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            // rt_sigaction(SIGCHLD, &{SIG_IGN, flags 0}, NULL, 8): the kernel reaps children.
+            // The same 16 bytes are later the timeval {1 s, 0} and the int 1 of setsockopt.
+            Insn::new(&[0x50], "push rax ; 0: sa_flags, tv_usec"),
+            Insn::new(&[0x6a, SIG_IGN], "push 1 ; SIG_IGN, tv_sec = 1, int 1"),
+            Insn::new(&[0x54], "push rsp"),
+            Insn::new(&[0x5e], "pop rsi ; rsi = &act"),
+            Insn::new(&[0x40, 0xb7, SIGCHLD], "mov dil, 17 ; SIGCHLD"),
+            Insn::new(&[0xb0, SYS_RT_SIGACTION], "mov al, 13 ; SYS_rt_sigaction"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            // socket(AF_INET, SOCK_STREAM, 0)
+            Insn::new(&[0x40, 0xb7, AF_INET], "mov dil, 2 ; AF_INET"),
+            Insn::new(&[0x6a, SOCK_STREAM], "push 1"),
+            Insn::new(&[0x5e], "pop rsi ; SOCK_STREAM (= SOL_SOCKET next)"),
+            Insn::new(&[0xb0, SYS_SOCKET], "mov al, 41 ; SYS_socket"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0x95], "xchg ebp, eax ; rbp = the socket, eax = 0"),
+            Insn::new(&[0x89, 0xef], "mov edi, ebp"),
+            // setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &1, 16), then SO_RCVTIMEO, &{1 s, 0}.
+            Insn::new(&[0xb2, SO_REUSEADDR], "mov dl, 2 ; SO_REUSEADDR"),
+            Insn::new(&[0x49, 0x89, 0xe2], "mov r10, rsp ; &{1, 0}"),
+            Insn::new(&[0x41, 0xb0, 16], "mov r8b, 16 ; optlen"),
+            Insn::new(&[0xb0, SYS_SETSOCKOPT], "mov al, 54 ; SYS_setsockopt"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0xb2, SO_RCVTIMEO], "mov dl, 20 ; SO_RCVTIMEO"),
+            Insn::new(&[0xb0, SYS_SETSOCKOPT], "mov al, 54 ; SYS_setsockopt"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            // bind(fd, &{AF_INET, htons(port), INADDR_ANY}, 16); on failure exit(errno).
+            Insn::new(
+                &[0xb8, AF_INET, 0, p0, p1],
+                format!("mov eax, {:#x} ; AF_INET, port {}", u32::from_le_bytes([AF_INET, 0, p0, p1]), serve.port),
+            ),
+            Insn::new(&[0x50], "push rax ; sockaddr_in (sin_zero: what follows)"),
+            Insn::new(&[0x54], "push rsp"),
+            Insn::new(&[0x5e], "pop rsi"),
+            Insn::new(&[0xb2, SOCKADDR_IN_SIZE], "mov dl, 16"),
+            Insn::new(&[0x6a, SYS_BIND], "push 49"),
+            Insn::new(&[0x58], "pop rax ; SYS_bind"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0x85, 0xc0], "test eax, eax"),
+            Insn::new(&[0x75, 0], "jnz exit ; with the errno")
+                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(EXIT) })
+                .reads_flags(),
+            // listen(fd, rsi): a stack address, far above somaxconn, which caps it.
+            Insn::new(&[0xb0, SYS_LISTEN], "mov al, 50 ; SYS_listen, backlog = rsi"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            // clone(thread flags, no new stack) six times, every thread cloning again: 64
+            // threads. The workers use no memory, so they can share the stack pointer.
+            Insn::new(&[0xbf, c0, c1, c2, c3], "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM"),
+            Insn::new(&[0x31, 0xf6], "xor esi, esi ; same stack"),
+            Insn::new(&[0x6a, workers_log2], format!("push {workers_log2}")),
+            Insn::new(&[0x5b], "pop rbx"),
+            Insn::new(&[0x6a, SYS_CLONE], "push 56").label(SPAWN),
+            Insn::new(&[0x58], "pop rax ; SYS_clone"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0xff, 0xcb], "dec ebx"),
+            Insn::new(&[0x75, 0], "jnz spawn")
+                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(SPAWN) })
+                .reads_flags(),
+            // Every thread: r10 = MSG_NOSIGNAL | MSG_TRUNC (send: EPIPE instead of SIGPIPE;
+            // recv: discard), r8 = NULL, rdx = the response length.
+            Insn::new(&[0x68, m0, m1, m2, m3], "push 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC"),
+            Insn::new(&[0x41, 0x5a], "pop r10"),
+            Insn::new(&[0x45, 0x31, 0xc0], "xor r8d, r8d"),
+            x86::set_edx(serve.response.len()),
+            // accept(fd, NULL, NULL); an error (the timeout) flows on as a bad descriptor.
+            Insn::new(&[0x89, 0xef], "mov edi, ebp").label(ACCEPT),
+            Insn::new(&[0x31, 0xf6], "xor esi, esi"),
+            Insn::new(&[0x6a, SYS_ACCEPT], "push 43"),
+            Insn::new(&[0x58], "pop rax ; SYS_accept"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0x97], "xchg edi, eax ; rdi = the connection"),
+            // recvfrom(conn, rsi, len, MSG_TRUNC, NULL, NULL): waits for bytes, discards them.
+            Insn::new(&[0x6a, SYS_RECVFROM], "push 45").label(READ),
+            Insn::new(&[0x58], "pop rax ; SYS_recvfrom"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0x85, 0xc0], "test eax, eax"),
+            Insn::new(&[0x7e, 0], "jle close ; end of file, error or timeout")
+                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(CLOSE) })
+                .reads_flags(),
+            // sendto(conn, response, len, MSG_NOSIGNAL, NULL, 0): after the first time the
+            // socket is shut for sending, so later ones fail with EPIPE and send nothing.
+            address(6, "esi, response", Target::Data),
+            Insn::new(&[0x6a, SYS_SENDTO], "push 44"),
+            Insn::new(&[0x58], "pop rax ; SYS_sendto"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            // shutdown(conn, SHUT_WR): the client reads end of file after the response.
+            Insn::new(&[0x6a, SYS_SHUTDOWN], "push 48"),
+            Insn::new(&[0x58], "pop rax ; SYS_shutdown"),
+            Insn::new(&[0x6a, SHUT_WR], "push 1"),
+            Insn::new(&[0x5e], "pop rsi ; SHUT_WR"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0xeb, 0], "jmp read ; until the client closes")
+                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(READ) }),
+            // close(conn)
+            Insn::new(&[0x6a, SYS_CLOSE], "push 3").label(CLOSE),
+            Insn::new(&[0x58], "pop rax ; SYS_close"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+            Insn::new(&[0xeb, 0], "jmp accept")
+                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(ACCEPT) }),
+            // exit_group(errno) after a failed bind (eax = -errno), or exit_group(0) as the
+            // SIGINT/SIGTERM handler (entered with eax = 0, edi = the signal).
+            Insn::new(&[0xf7, 0xd8], "neg eax").label(EXIT),
+            Insn::new(&[0x97], "xchg edi, eax ; status"),
+            Insn::new(&[0xb8, SYS_EXIT_GROUP, 0, 0, 0], "mov eax, 231 ; SYS_exit_group"),
+            Insn::new(&[0x0f, 0x05], "syscall"),
+        ]);
+        v
     }
 }

@@ -192,6 +192,7 @@ impl Isa for ArmV7 {
                 insns.push(t16(0x2000, "movs r0, #0 ; status 0"));
                 insns.push(t16(0xdf00, "svc #0"));
             }
+            Program::Serve(_) => unimplemented!("serve on arm"),
             Program::Pause => {
                 insns.extend([
                     // Both structs on the stack in one push (sp stays 8-byte aligned; AAPCS

@@ -175,6 +175,7 @@ impl Isa for Arm64 {
                 insns.push(a64(0xd280_0ba8, "mov x8, #93 ; SYS_exit"));
                 insns.push(a64(0xd400_0001, "svc #0"));
             }
+            Program::Serve(_) => unimplemented!("serve on arm64"),
             Program::Pause => {
                 insns.extend([
                     // The stack, 32 bytes: act = {sa_handler, sa_flags, sa_restorer,

@@ -49,6 +49,7 @@ impl Isa for I386 {
                 insns.push(Insn::new(&[0x31, 0xdb], "xor ebx, ebx ; status 0"));
                 insns.push(Insn::new(&[0xcd, 0x80], "int 0x80"));
             }
+            Program::Serve(_) => unimplemented!("serve on i386"),
             Program::Pause => {
                 let [s0, s1, s2, s3] = u32::from(STOP_SIGNALS).to_le_bytes();
                 insns.extend([

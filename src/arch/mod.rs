@@ -11,6 +11,7 @@ mod i386;
 mod ppc64le;
 mod riscv64;
 mod s390x;
+pub mod net;
 pub mod signal;
 mod x86;
 

@@ -141,6 +141,7 @@ impl Isa for Ppc64le {
                 insns.push(word(0x3860_0000, "li r3, 0 ; status 0"));
                 insns.push(word(0x4400_0002, "sc"));
             }
+            Program::Serve(_) => unimplemented!("serve on ppc64le"),
             Program::Pause => {
                 insns.extend([
                     // rt_sigprocmask(SIG_BLOCK, &set, NULL, 8): a blocked signal is never

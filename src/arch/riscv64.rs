@@ -377,6 +377,7 @@ impl Isa for Riscv64 {
                 ));
                 insns.push(ecall());
             }
+            Program::Serve(_) => unimplemented!("serve on riscv64"),
             Program::Pause => {
                 insns.extend([
                     // 32 bytes of stack (sp stays 16-byte aligned; the psABI has no red

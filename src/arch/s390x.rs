@@ -141,6 +141,7 @@ impl Isa for S390x {
                     svc(SYS_EXIT, "SYS_exit"),
                 ]);
             }
+            Program::Serve(_) => unimplemented!("serve on s390x"),
             Program::Pause => {
                 let [s0, s1] = STOP_SIGNALS.to_be_bytes();
                 insns.extend([

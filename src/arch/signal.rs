@@ -14,3 +14,7 @@ pub const SIG_IGN: u8 = 1;
 pub const SIG_BLOCK: u8 = 0;
 /// The kernel's sigset_t is 64 bits: rt_* syscalls insist on sigsetsize == 8.
 pub const SIGSET_SIZE: u8 = 8;
+pub const SIGPIPE: u8 = 13;
+/// `sa_flags` bit saying `sa_restorer` is set: x86 delivers no signal to a handler
+/// without it (arch/x86/kernel/signal_64.c), even one that never returns.
+pub const SA_RESTORER: u32 = 0x0400_0000;

@@ -1,5 +1,9 @@
 //! What a payload does, independent of the instruction set.
 
+mod serve;
+
+pub use serve::{reason, Response, Serve, ServeError};
+
 /// What the payload does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Program {
@@ -11,6 +15,8 @@ pub enum Program {
     Pause,
     /// Exit with this status.
     Exit(u8),
+    /// A web server that answers every request with one fixed response (see [`Serve`]).
+    Serve(Serve),
 }
 
 impl Program {
@@ -26,6 +32,7 @@ impl Program {
             Program::Hello(_) => "hello",
             Program::Pause => "pause",
             Program::Exit(_) => "exit",
+            Program::Serve(_) => "serve",
         }
     }
 }
