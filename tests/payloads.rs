@@ -8,6 +8,7 @@ mod support;
 
 use capstone::prelude::*;
 use smidge::elf::{self, Payload};
+use smidge::program::{Response, Serve};
 use smidge::{Fit, Platform, Program};
 
 const HELLO: &[u8] = b"Hello, world!\n";
@@ -20,7 +21,18 @@ fn programs() -> Vec<(&'static str, Program)> {
         ("exit42", Program::Exit(42)),
         ("hello-empty", Program::Hello(Vec::new())),
         ("hello-300", Program::Hello(vec![b'x'; 300])),
+        ("serve", serve(8080, Serve::DEFAULT_BODY)),
+        // A port whose bytes are not small, and a response longer than 255 bytes.
+        ("serve-300", serve(65_534, &[b'x'; 300])),
     ]
+}
+
+fn serve(port: u16, body: &[u8]) -> Program {
+    let response = Response {
+        body: body.to_vec(),
+        ..Default::default()
+    };
+    Program::Serve(Serve::new(port, &response).unwrap())
 }
 
 fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
@@ -184,6 +196,12 @@ fn branch_target(platform: Platform, mnemonic: &str, op_str: &str, pc: u64) -> O
     }
 }
 
+/// Names the listings give addresses the planner fills in (labels and data).
+const SYMBOLS: [&str; 10] = [
+    "message", "target", "wait", "<next", "exit", "response", "spawn", "accept", "read",
+    "close",
+];
+
 /// Follows execution from the entry point the way the CPU would (through every
 /// unconditional jump) and checks that capstone decodes, at each step, exactly the
 /// instruction the listing names there, with the same length.
@@ -204,11 +222,7 @@ fn every_instruction_decodes_as_listed() {
             let listed = placed.insn.asm.split_whitespace().next().unwrap();
             let read = operands(insn.op_str().unwrap_or(""));
             let listed_ops = listed_operands(&placed.insn.asm);
-            let symbolic = |o: &str| {
-                ["message", "target", "wait", "<next"]
-                    .iter()
-                    .any(|s| o.contains(s))
-            };
+            let symbolic = |o: &str| SYMBOLS.iter().any(|s| o.contains(s));
             let same = read.len() == listed_ops.len()
                 && read
                     .iter()
