@@ -240,7 +240,7 @@ impl Amd64 {
             Insn::new(&[0x58], "pop rax ; SYS_bind"),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x85, 0xc0], "test eax, eax"),
-            Insn::new(&[0x75, 0], "jnz exit ; with the errno")
+            Insn::new(&[0x75, 0], "jne exit ; with the errno")
                 .fixup(Fixup::Rel8 { at: 1, target: Target::Label(EXIT) })
                 .reads_flags(),
             // listen(fd, rsi): a stack address, far above somaxconn, which caps it.
@@ -256,7 +256,7 @@ impl Amd64 {
             Insn::new(&[0x58], "pop rax ; SYS_clone"),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0xff, 0xcb], "dec ebx"),
-            Insn::new(&[0x75, 0], "jnz spawn")
+            Insn::new(&[0x75, 0], "jne spawn")
                 .fixup(Fixup::Rel8 { at: 1, target: Target::Label(SPAWN) })
                 .reads_flags(),
             // Every thread: r10 = MSG_NOSIGNAL | MSG_TRUNC (send: EPIPE instead of SIGPIPE;
