@@ -123,8 +123,8 @@ fn run(cli: Cli) -> Result<()> {
                 headers,
                 body,
             };
-            let serve = smidge::program::Serve::new(port, &response)
-                .map_err(|e| Usage(e.to_string()))?;
+            let serve =
+                smidge::program::Serve::new(port, &response).map_err(|e| Usage(e.to_string()))?;
             (Program::Serve(serve), build)
         }
         Command::Exit { code, build } => (Program::Exit(code), build),

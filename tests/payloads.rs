@@ -198,8 +198,7 @@ fn branch_target(platform: Platform, mnemonic: &str, op_str: &str, pc: u64) -> O
 
 /// Names the listings give addresses the planner fills in (labels and data).
 const SYMBOLS: [&str; 10] = [
-    "message", "target", "wait", "<next", "exit", "response", "spawn", "accept", "read",
-    "close",
+    "message", "target", "wait", "<next", "exit", "response", "spawn", "accept", "read", "close",
 ];
 
 /// Follows execution from the entry point the way the CPU would (through every

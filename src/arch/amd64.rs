@@ -167,27 +167,34 @@ impl Amd64 {
         let [m0, m1, m2, m3] = (MSG_NOSIGNAL | MSG_TRUNC).to_le_bytes();
         let workers_log2 = Serve::WORKERS.trailing_zeros() as u8;
         assert_eq!(1 << workers_log2, Serve::WORKERS);
-        let address = |reg: u8, name: &str, target: Target| match addressing {
-            // mov r32, imm32 (B8+r id)
-            Addressing::Abs32 => Insn::new(&[0xb8 + reg, 0, 0, 0, 0], format!("mov {name}"))
+        // The address of `target` in a register: `mov r32, imm32` (B8+r id) below 4 GiB,
+        // else `lea r64, [rip + rel32]` (REX.W 8D /r, mod 00 r/m 101).
+        let address = |reg: u8, r32: &str, r64: &str, target: Target, what: &str| match addressing {
+            Addressing::Abs32 => Insn::new(&[0xb8 + reg, 0, 0, 0, 0], format!("mov {r32}, {what}"))
                 .fixup(Fixup::Abs32 { at: 1, target }),
-            // lea r64, [rip + rel32] (REX.W 8D /r, mod 00 r/m 101)
-            Addressing::PcRelative => {
-                Insn::new(&[0x48, 0x8d, 0x05 | reg << 3, 0, 0, 0, 0], format!("lea {name}"))
-                    .fixup(Fixup::Rel32 { at: 3, target })
-            }
+            Addressing::PcRelative => Insn::new(
+                &[0x48, 0x8d, 0x05 | reg << 3, 0, 0, 0, 0],
+                format!("lea {r64}, [rip + {what}]"),
+            )
+            .fixup(Fixup::Rel32 { at: 3, target }),
         };
         // The SIGCHLD action's handler word is also the timeout's seconds.
         const _: () = assert!(Serve::TIMEOUT_SECS == SIG_IGN as u32);
         let mut v = vec![
             // rt_sigaction(SIGINT and SIGTERM, &{handler = exit, SA_RESTORER}, NULL, 8).
-            Insn::new(&[0x68, f0, f1, f2, f3], "push 0x4000000 ; sa_flags = SA_RESTORER"),
+            Insn::new(
+                &[0x68, f0, f1, f2, f3],
+                "push 0x4000000 ; sa_flags = SA_RESTORER",
+            ),
         ];
         v.extend(match addressing {
             Addressing::Abs32 => vec![Insn::new(&[0x68, 0, 0, 0, 0], "push exit ; sa_handler")
-                .fixup(Fixup::Abs32 { at: 1, target: Target::Label(EXIT) })],
+                .fixup(Fixup::Abs32 {
+                    at: 1,
+                    target: Target::Label(EXIT),
+                })],
             Addressing::PcRelative => vec![
-                address(1, "rcx, [rip + exit] ; (syscall clobbers rcx anyway)", Target::Label(EXIT)),
+                address(1, "ecx", "rcx", Target::Label(EXIT), "exit"),
                 Insn::new(&[0x51], "push rcx ; sa_handler = exit"),
             ],
         });
@@ -230,7 +237,11 @@ impl Amd64 {
             // bind(fd, &{AF_INET, htons(port), INADDR_ANY}, 16); on failure exit(errno).
             Insn::new(
                 &[0xb8, AF_INET, 0, p0, p1],
-                format!("mov eax, {:#x} ; AF_INET, port {}", u32::from_le_bytes([AF_INET, 0, p0, p1]), serve.port),
+                format!(
+                    "mov eax, {:#x} ; AF_INET, port {}",
+                    u32::from_le_bytes([AF_INET, 0, p0, p1]),
+                    serve.port
+                ),
             ),
             Insn::new(&[0x50], "push rax ; sockaddr_in (sin_zero: what follows)"),
             Insn::new(&[0x54], "push rsp"),
@@ -241,14 +252,23 @@ impl Amd64 {
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x85, 0xc0], "test eax, eax"),
             Insn::new(&[0x75, 0], "jne exit ; with the errno")
-                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(EXIT) })
+                .fixup(Fixup::Rel8 {
+                    at: 1,
+                    target: Target::Label(EXIT),
+                })
                 .reads_flags(),
             // listen(fd, rsi): a stack address, far above somaxconn, which caps it.
-            Insn::new(&[0xb0, SYS_LISTEN], "mov al, 50 ; SYS_listen, backlog = rsi"),
+            Insn::new(
+                &[0xb0, SYS_LISTEN],
+                "mov al, 50 ; SYS_listen, backlog = rsi",
+            ),
             Insn::new(&[0x0f, 0x05], "syscall"),
             // clone(thread flags, no new stack) six times, every thread cloning again: 64
             // threads. The workers use no memory, so they can share the stack pointer.
-            Insn::new(&[0xbf, c0, c1, c2, c3], "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM"),
+            Insn::new(
+                &[0xbf, c0, c1, c2, c3],
+                "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM",
+            ),
             Insn::new(&[0x31, 0xf6], "xor esi, esi ; same stack"),
             Insn::new(&[0x6a, workers_log2], format!("push {workers_log2}")),
             Insn::new(&[0x5b], "pop rbx"),
@@ -257,11 +277,17 @@ impl Amd64 {
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0xff, 0xcb], "dec ebx"),
             Insn::new(&[0x75, 0], "jne spawn")
-                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(SPAWN) })
+                .fixup(Fixup::Rel8 {
+                    at: 1,
+                    target: Target::Label(SPAWN),
+                })
                 .reads_flags(),
             // Every thread: r10 = MSG_NOSIGNAL | MSG_TRUNC (send: EPIPE instead of SIGPIPE;
             // recv: discard), r8 = NULL, rdx = the response length.
-            Insn::new(&[0x68, m0, m1, m2, m3], "push 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC"),
+            Insn::new(
+                &[0x68, m0, m1, m2, m3],
+                "push 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC",
+            ),
             Insn::new(&[0x41, 0x5a], "pop r10"),
             Insn::new(&[0x45, 0x31, 0xc0], "xor r8d, r8d"),
             x86::set_edx(serve.response.len()),
@@ -278,11 +304,14 @@ impl Amd64 {
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x85, 0xc0], "test eax, eax"),
             Insn::new(&[0x7e, 0], "jle close ; end of file, error or timeout")
-                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(CLOSE) })
+                .fixup(Fixup::Rel8 {
+                    at: 1,
+                    target: Target::Label(CLOSE),
+                })
                 .reads_flags(),
             // sendto(conn, response, len, MSG_NOSIGNAL, NULL, 0): after the first time the
             // socket is shut for sending, so later ones fail with EPIPE and send nothing.
-            address(6, "esi, response", Target::Data),
+            address(6, "esi", "rsi", Target::Data, "response"),
             Insn::new(&[0x6a, SYS_SENDTO], "push 44"),
             Insn::new(&[0x58], "pop rax ; SYS_sendto"),
             Insn::new(&[0x0f, 0x05], "syscall"),
@@ -292,19 +321,26 @@ impl Amd64 {
             Insn::new(&[0x6a, SHUT_WR], "push 1"),
             Insn::new(&[0x5e], "pop rsi ; SHUT_WR"),
             Insn::new(&[0x0f, 0x05], "syscall"),
-            Insn::new(&[0xeb, 0], "jmp read ; until the client closes")
-                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(READ) }),
+            Insn::new(&[0xeb, 0], "jmp read ; until the client closes").fixup(Fixup::Rel8 {
+                at: 1,
+                target: Target::Label(READ),
+            }),
             // close(conn)
             Insn::new(&[0x6a, SYS_CLOSE], "push 3").label(CLOSE),
             Insn::new(&[0x58], "pop rax ; SYS_close"),
             Insn::new(&[0x0f, 0x05], "syscall"),
-            Insn::new(&[0xeb, 0], "jmp accept")
-                .fixup(Fixup::Rel8 { at: 1, target: Target::Label(ACCEPT) }),
+            Insn::new(&[0xeb, 0], "jmp accept").fixup(Fixup::Rel8 {
+                at: 1,
+                target: Target::Label(ACCEPT),
+            }),
             // exit_group(errno) after a failed bind (eax = -errno), or exit_group(0) as the
             // SIGINT/SIGTERM handler (entered with eax = 0, edi = the signal).
             Insn::new(&[0xf7, 0xd8], "neg eax").label(EXIT),
             Insn::new(&[0x97], "xchg edi, eax ; status"),
-            Insn::new(&[0xb8, SYS_EXIT_GROUP, 0, 0, 0], "mov eax, 231 ; SYS_exit_group"),
+            Insn::new(
+                &[0xb8, SYS_EXIT_GROUP, 0, 0, 0],
+                "mov eax, 231 ; SYS_exit_group",
+            ),
             Insn::new(&[0x0f, 0x05], "syscall"),
         ]);
         v

@@ -8,10 +8,10 @@ mod amd64;
 mod arm;
 mod arm64;
 mod i386;
+pub mod net;
 mod ppc64le;
 mod riscv64;
 mod s390x;
-pub mod net;
 pub mod signal;
 mod x86;
 

@@ -66,7 +66,9 @@ pub enum ServeError {
     BodyNotAllowed(u16),
     #[error("header `{0}` contains a CR or LF: a header is one line")]
     HeaderLineBreak(String),
-    #[error("header `{0}`: expected `Name: value` with a name of letters, digits and !#$%&'*+-.^_`|~")]
+    #[error(
+        "header `{0}`: expected `Name: value` with a name of letters, digits and !#$%&'*+-.^_`|~"
+    )]
     HeaderSyntax(String),
     #[error("header `{0}`: smidge writes {1} itself{2}")]
     HeaderReserved(String, &'static str, &'static str),
@@ -198,7 +200,12 @@ pub fn reason(status: u16) -> &'static str {
 
 impl fmt::Display for Serve {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "serve :{} ({} response bytes)", self.port, self.response.len())
+        write!(
+            f,
+            "serve :{} ({} response bytes)",
+            self.port,
+            self.response.len()
+        )
     }
 }
 
@@ -225,13 +232,31 @@ mod tests {
             }
             .bytes()
         };
-        assert!(with("X-A: 1").unwrap().windows(8).any(|w| w == b"X-A: 1\r\n"));
-        assert!(matches!(with("X: a\r\nY: b"), Err(ServeError::HeaderLineBreak(_))));
-        assert!(matches!(with("X: a\nb"), Err(ServeError::HeaderLineBreak(_))));
+        assert!(with("X-A: 1")
+            .unwrap()
+            .windows(8)
+            .any(|w| w == b"X-A: 1\r\n"));
+        assert!(matches!(
+            with("X: a\r\nY: b"),
+            Err(ServeError::HeaderLineBreak(_))
+        ));
+        assert!(matches!(
+            with("X: a\nb"),
+            Err(ServeError::HeaderLineBreak(_))
+        ));
         assert!(matches!(with("no colon"), Err(ServeError::HeaderSyntax(_))));
-        assert!(matches!(with("Bad Name: x"), Err(ServeError::HeaderSyntax(_))));
-        assert!(matches!(with("content-length: 3"), Err(ServeError::HeaderReserved(..))));
-        assert!(matches!(with("Connection: keep-alive"), Err(ServeError::HeaderReserved(..))));
+        assert!(matches!(
+            with("Bad Name: x"),
+            Err(ServeError::HeaderSyntax(_))
+        ));
+        assert!(matches!(
+            with("content-length: 3"),
+            Err(ServeError::HeaderReserved(..))
+        ));
+        assert!(matches!(
+            with("Connection: keep-alive"),
+            Err(ServeError::HeaderReserved(..))
+        ));
     }
 
     #[test]
