@@ -156,7 +156,7 @@ fn run(cli: Cli) -> Result<()> {
         let images = payloads
             .iter()
             .map(|(p, payload)| {
-                Image::new(*p, program.name(), &payload.bytes)
+                Image::of_program(*p, &program, &payload.bytes)
                     .map(|i| smidge::registry::PushImage::from_image(&i))
             })
             .collect::<Result<Vec<_>, _>>()
@@ -174,7 +174,7 @@ fn run(cli: Cli) -> Result<()> {
     };
     let images = payloads
         .iter()
-        .map(|(p, payload)| Image::new(*p, program.name(), &payload.bytes))
+        .map(|(p, payload)| Image::of_program(*p, &program, &payload.bytes))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Usage(e.to_string()))?;
     write_images(&images, &tag, &build, &sink)

@@ -19,15 +19,20 @@ use oci_spec::image::{
 use super::{Digest, ImageError};
 use crate::Platform;
 
-/// The configuration for a one-layer image that runs `entrypoint`.
+/// The configuration for a one-layer image that runs `entrypoint`, with `exposed_port`
+/// (e.g. `8080/tcp`) in `ExposedPorts` when given.
 pub fn image_configuration(
     platform: Platform,
     entrypoint: &str,
     diff_id: &Digest,
     created: Option<u64>,
+    exposed_port: Option<&str>,
 ) -> Result<ImageConfiguration, ImageError> {
-    let config = ConfigBuilder::default()
-        .entrypoint(vec![entrypoint.to_string()])
+    let mut config = ConfigBuilder::default().entrypoint(vec![entrypoint.to_string()]);
+    if let Some(port) = exposed_port {
+        config = config.exposed_ports(vec![port.to_string()]);
+    }
+    let config = config
         .build()
         .map_err(|e| ImageError::Spec(e.to_string()))?;
     let rootfs = RootFsBuilder::default()
@@ -247,17 +252,21 @@ mod tests {
     #[test]
     fn config_json_is_pinned() {
         let d = Digest::of(b"");
-        let c = image_configuration(Platform::Amd64, "/hello", &d, None).unwrap();
+        let c = image_configuration(Platform::Amd64, "/hello", &d, None, None).unwrap();
         assert_eq!(
             String::from_utf8(to_json(&c)).unwrap(),
             r#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/hello"]},"rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#
         );
-        let c = image_configuration(Platform::I386, "/x", &d, Some(0)).unwrap();
+        let c = image_configuration(Platform::I386, "/x", &d, Some(0), Some("8080/tcp")).unwrap();
         let s = String::from_utf8(to_json(&c)).unwrap();
         assert!(
             s.starts_with(
                 r#"{"created":"1970-01-01T00:00:00Z","architecture":"386","os":"linux","#
             ),
+            "{s}"
+        );
+        assert!(
+            s.contains(r#""config":{"ExposedPorts":{"8080/tcp":{}},"Entrypoint":["/x"]}"#),
             "{s}"
         );
     }

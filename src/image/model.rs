@@ -7,7 +7,7 @@ use super::layer::{layer_tar, LayerBlob};
 use super::manifest::{descriptor, manifest_json};
 use super::Digest;
 use crate::archive::tar::TarError;
-use crate::Platform;
+use crate::{Platform, Program};
 
 /// Why an image cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +27,18 @@ pub enum ImageError {
 /// The largest payload an image holds (1 GiB): far below the 8 GiB a tar size field
 /// holds, so the layer tar always fits as a member of an outer archive.
 pub const MAX_PAYLOAD: usize = 1 << 30;
+
+/// `SOURCE_DATE_EPOCH`, when it is set.
+fn epoch_from_env() -> Result<Option<u64>, ImageError> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) if !s.is_empty() => s
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| ImageError::BadSourceDateEpoch(s.clone())),
+        _ => Ok(None),
+    }
+}
 
 /// A one-layer image whose layer holds one executable and whose entrypoint runs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,15 +61,7 @@ impl Image {
         path_in_image: &str,
         payload: &[u8],
     ) -> Result<Image, ImageError> {
-        let epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-            Ok(s) if !s.is_empty() => Some(
-                s.trim()
-                    .parse::<u64>()
-                    .map_err(|_| ImageError::BadSourceDateEpoch(s.clone()))?,
-            ),
-            _ => None,
-        };
-        Self::with_epoch(platform, path_in_image, payload, epoch)
+        Self::with_epoch(platform, path_in_image, payload, epoch_from_env()?)
     }
 
     /// [`Image::new`] with the timestamp given explicitly instead of read from the
@@ -67,6 +71,36 @@ impl Image {
         path_in_image: &str,
         payload: &[u8],
         epoch: Option<u64>,
+    ) -> Result<Image, ImageError> {
+        Self::build(platform, path_in_image, payload, epoch, None)
+    }
+
+    /// The image of a built-in program's payload: [`Image::new`] with the program's name
+    /// as the path, and for `serve` its port in `ExposedPorts`.
+    pub fn of_program(
+        platform: Platform,
+        program: &Program,
+        payload: &[u8],
+    ) -> Result<Image, ImageError> {
+        let port = match program {
+            Program::Serve(s) => Some(format!("{}/tcp", s.port)),
+            _ => None,
+        };
+        Self::build(
+            platform,
+            program.name(),
+            payload,
+            epoch_from_env()?,
+            port.as_deref(),
+        )
+    }
+
+    fn build(
+        platform: Platform,
+        path_in_image: &str,
+        payload: &[u8],
+        epoch: Option<u64>,
+        exposed_port: Option<&str>,
     ) -> Result<Image, ImageError> {
         let name = path_in_image.strip_prefix('/').unwrap_or(path_in_image);
         if name.is_empty()
@@ -87,6 +121,7 @@ impl Image {
             &entrypoint,
             &diff_id,
             epoch,
+            exposed_port,
         )?);
         let config_digest = Digest::of(&config);
         Ok(Image {

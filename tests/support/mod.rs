@@ -8,6 +8,7 @@
 //! a failure so CI can never pass by skipping.
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod process;
 pub mod registry;
 
 use std::collections::{BTreeSet, HashMap};
