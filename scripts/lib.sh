@@ -7,8 +7,7 @@
 
 smidge_log() { printf '==> %s\n' "$*" >&2; }
 
-# Debian packages, each with the reason it is here. Not installed because no
-# test uses them yet: wrk, nginx-light.
+# Debian packages, each with the reason it is here.
 SMIDGE_APT_PACKAGES=(
 	docker.io       # dockerd + containerd + runc: `docker load`/`run`/`stop` end-to-end tests, the benchmark
 	podman          # `podman load` + `podman run` of the uncompressed docker archive
@@ -27,7 +26,9 @@ SMIDGE_APT_PACKAGES=(
 	containerd      # issue #4: `ctr image pull --plain-http` / `ctr run` / `ctr task kill` of the pushed pause image
 	time            # /usr/bin/time -f %M: peak memory of `smidge pack` on large inputs (tests, scripts/bench)
 	ca-certificates # rustup download on a machine without Rust
-	curl            # rustup download on a machine without Rust
+	curl            # rustup download on a machine without Rust; issue #6: curl against `serve`
+	wrk             # issue #6: load on `serve` with 64 connections (tests/serve.rs, scripts/bench)
+	nginx-light     # issue #6: scripts/bench serves the same body with nginx, side by side with `serve`
 	gcc             # rustc links through cc
 	libc6-dev       # crt files and libc for linking the test binaries
 )
