@@ -186,7 +186,7 @@ fn o_dash_writes_to_stdout() {
 
 #[test]
 fn each_help_carries_an_example() {
-    for command in [&[][..], &["hello"], &["pause"], &["exit"]] {
+    for command in [&[][..], &["hello"], &["pause"], &["exit"], &["serve"]] {
         let mut args = command.to_vec();
         args.push("--help");
         let out = run(&args);
@@ -371,5 +371,75 @@ fn pause_kernel_amd64_archive_size() {
         archive.len() <= REACHED,
         "{} bytes, more than the {REACHED} reached",
         archive.len()
+    );
+}
+
+// issue #6: "a header with CR or LF is refused with a clear error"; the other bad inputs of
+// `serve` the same way (exit 2, one line, no file).
+#[test]
+fn serve_bad_input_is_refused() {
+    let o = ["-o", "out.tar.gz"];
+    for args in [
+        &["serve", "--header", "X-A: 1\r\nX-B: 2"][..],
+        &["serve", "--header", "X-A: 1\nX-B: 2"],
+        &["serve", "--header", "no colon"],
+        &["serve", "--header", "Content-Length: 3"],
+        &["serve", "--header", "Connection: keep-alive"],
+        &["serve", "--content-type", "text/plain\r\nX: y"],
+        &["serve", "--port", "0"],
+        &["serve", "--port", "65536"],
+        &["serve", "--status", "199"],
+        &["serve", "--status", "600"],
+        &["serve", "--status", "204", "--body", "x"],
+        &["serve", "--body", "a", "--body-file", "message"],
+        &["serve", "--body-file", "missing"],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(o);
+        // `\r\n` above are the two characters each; make them real line breaks.
+        let owned: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("\\r", "\r").replace("\\n", "\n"))
+            .collect();
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+        refused(&args, &["message"]);
+    }
+}
+
+/// The response bytes are what the options say, byte for byte, found inside the payload.
+#[test]
+fn serve_response_comes_from_the_options() {
+    let dir = tempdir();
+    std::fs::write(dir.path().join("body.bin"), [0u8, 13, 10, 255, b'x']).unwrap();
+    let out = run_in(
+        dir.path(),
+        [
+            "serve",
+            "--status",
+            "503",
+            "--body-file",
+            "body.bin",
+            "--content-type",
+            "application/x-test",
+            "-H",
+            "Retry-After: 120",
+            "--header",
+            "X-Empty:",
+            "--format",
+            "elf",
+            "-o",
+            "-",
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let want: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-test\r\nContent-Length: 5\r\nRetry-After: 120\r\nX-Empty: \r\nConnection: close\r\n\r\n\0\r\n\xffx";
+    assert!(
+        contains(&out.stdout, want),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stdout.ends_with(want),
+        "the response is the payload's last bytes"
     );
 }

@@ -117,7 +117,9 @@ impl Response {
             return Err(ServeError::BodyTooLarge(self.body.len()));
         }
         if self.content_type.chars().any(|c| c.is_control()) {
-            return Err(ServeError::ContentType(self.content_type.clone()));
+            return Err(ServeError::ContentType(
+                self.content_type.escape_debug().to_string(),
+            ));
         }
         let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
         if !self.content_type.is_empty() && !bodiless {
