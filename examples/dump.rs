@@ -3,6 +3,7 @@
 //!
 //!     cargo run --example dump -- /tmp/payloads
 
+use smidge::program::{Response, Serve};
 use smidge::{elf, Fit, Platform, Program};
 use std::os::unix::fs::PermissionsExt;
 
@@ -15,6 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Program::Hello(Program::DEFAULT_MESSAGE.to_vec()),
         Program::Pause,
         Program::Exit(0),
+        Program::Serve(Serve::new(Serve::DEFAULT_PORT, &Response::default())?),
     ];
     for platform in Platform::ALL {
         for fit in Fit::ALL {
