@@ -99,6 +99,8 @@ fn size_targets() {
     let hello = Program::Hello(HELLO.to_vec());
     let pause = Program::Pause;
     let exit = Program::Exit(42);
+    // issue #6: "amd64 portable payload <= 300 bytes for a 13-byte body".
+    let serve = serve(8080, Serve::DEFAULT_BODY);
     use Fit::*;
     use Platform::*;
     #[rustfmt::skip]
@@ -116,9 +118,14 @@ fn size_targets() {
         (&hello, Riscv64, Portable, 170), (&hello, Riscv64, Kernel, 150), (&pause, Riscv64, Portable, 200),
         (&hello, Ppc64le, Portable, 180), (&hello, Ppc64le, Kernel, 160), (&pause, Ppc64le, Portable, 220),
         (&hello, S390x, Portable, 180), (&hello, S390x, Kernel, 160), (&pause, S390x, Portable, 220),
+        // issue #6
+        (&serve, Amd64, Portable, 300),
     ];
-    // Targets not reached, with the smallest size reached (see the closing notes).
-    let unmet: &[(&str, Platform, Fit, usize)] = &[];
+    // Targets not reached, with the smallest size reached (see the closing notes). serve:
+    // the 112-byte honest header and the 97-byte response leave 91 bytes, and the behaviour
+    // the issue asks for (threads, timeouts, signals as PID 1, reaping, a clean close, the
+    // bind check) takes 182 bytes of code, 15 of them in header holes.
+    let unmet: &[(&str, Platform, Fit, usize)] = &[("serve", Amd64, Portable, 368)];
     let platforms = support::platforms();
     for (program, platform, fit, max) in targets {
         if !platforms.contains(&platform) {
