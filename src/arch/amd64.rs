@@ -223,10 +223,13 @@ impl Amd64 {
             Insn::new(&[0x5e], "pop rsi ; SOCK_STREAM (= SOL_SOCKET next)"),
             Insn::new(&[0xb0, SYS_SOCKET], "mov al, 41 ; SYS_socket"),
             Insn::new(&[0x0f, 0x05], "syscall"),
-            Insn::new(&[0x95], "xchg ebp, eax ; rbp = the socket, eax = 0"),
-            Insn::new(&[0x89, 0xef], "mov edi, ebp"),
+            Insn::new(&[0x97], "xchg edi, eax ; rdi = the socket, eax = 2"),
+            Insn::new(&[0x89, 0xfd], "mov ebp, edi ; kept in rbp"),
             // setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &1, 16), then SO_RCVTIMEO, &{1 s, 0}.
-            Insn::new(&[0xb2, SO_REUSEADDR], "mov dl, 2 ; SO_REUSEADDR"),
+            Insn::new(
+                &[0x92],
+                "xchg edx, eax ; SO_REUSEADDR = AF_INET = 2, eax = 0",
+            ),
             Insn::new(&[0x49, 0x89, 0xe2], "mov r10, rsp ; &{1, 0}"),
             Insn::new(&[0x41, 0xb0, 16], "mov r8b, 16 ; optlen"),
             Insn::new(&[0xb0, SYS_SETSOCKOPT], "mov al, 54 ; SYS_setsockopt"),
@@ -236,19 +239,18 @@ impl Amd64 {
             Insn::new(&[0x0f, 0x05], "syscall"),
             // bind(fd, &{AF_INET, htons(port), INADDR_ANY}, 16); on failure exit(errno).
             Insn::new(
-                &[0xb8, AF_INET, 0, p0, p1],
+                &[0xb9, AF_INET, 0, p0, p1],
                 format!(
-                    "mov eax, {:#x} ; AF_INET, port {}",
+                    "mov ecx, {:#x} ; AF_INET, port {}",
                     u32::from_le_bytes([AF_INET, 0, p0, p1]),
                     serve.port
                 ),
             ),
-            Insn::new(&[0x50], "push rax ; sockaddr_in (sin_zero: what follows)"),
+            Insn::new(&[0x51], "push rcx ; sockaddr_in (sin_zero: what follows)"),
             Insn::new(&[0x54], "push rsp"),
             Insn::new(&[0x5e], "pop rsi"),
             Insn::new(&[0xb2, SOCKADDR_IN_SIZE], "mov dl, 16"),
-            Insn::new(&[0x6a, SYS_BIND], "push 49"),
-            Insn::new(&[0x58], "pop rax ; SYS_bind"),
+            Insn::new(&[0xb0, SYS_BIND], "mov al, 49 ; SYS_bind"),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x85, 0xc0], "test eax, eax"),
             Insn::new(&[0x75, 0], "jne exit ; with the errno")
@@ -263,15 +265,14 @@ impl Amd64 {
                 "mov al, 50 ; SYS_listen, backlog = rsi",
             ),
             Insn::new(&[0x0f, 0x05], "syscall"),
-            // clone(thread flags, no new stack) six times, every thread cloning again: 64
+            // clone(thread flags, the same stack) six times, every thread cloning again: 64
             // threads. The workers use no memory, so they can share the stack pointer.
             Insn::new(
                 &[0xbf, c0, c1, c2, c3],
                 "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM",
             ),
-            Insn::new(&[0x31, 0xf6], "xor esi, esi ; same stack"),
-            Insn::new(&[0x6a, workers_log2], format!("push {workers_log2}")),
-            Insn::new(&[0x5b], "pop rbx"),
+            // newsp = rsi = rsp: the child starts on the parent's stack pointer.
+            Insn::new(&[0xb3, workers_log2], format!("mov bl, {workers_log2}")),
             Insn::new(&[0x6a, SYS_CLONE], "push 56").label(SPAWN),
             Insn::new(&[0x58], "pop rax ; SYS_clone"),
             Insn::new(&[0x0f, 0x05], "syscall"),
