@@ -286,10 +286,9 @@ impl Amd64 {
             // Every thread: r10 = MSG_NOSIGNAL | MSG_TRUNC (send: EPIPE instead of SIGPIPE;
             // recv: discard), r8 = NULL, rdx = the response length.
             Insn::new(
-                &[0x68, m0, m1, m2, m3],
-                "push 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC",
+                &[0x41, 0xba, m0, m1, m2, m3],
+                "mov r10d, 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC",
             ),
-            Insn::new(&[0x41, 0x5a], "pop r10"),
             Insn::new(&[0x45, 0x31, 0xc0], "xor r8d, r8d"),
             x86::set_edx(serve.response.len()),
             // accept(fd, NULL, NULL); an error (the timeout) flows on as a bad descriptor.
