@@ -157,6 +157,38 @@ fn curl_gets_the_exact_response_over_http_1_0_and_1_1() {
     }
 }
 
+/// issue #6: "Body and headers are any bytes the user gives (size limit documented, at least
+/// 1 MiB)": a body of 1 MiB + 3 bytes arrives whole, on every platform.
+#[test]
+fn a_body_of_a_mebibyte_arrives_whole() {
+    if !require_all() {
+        return;
+    }
+    let dir = support::tempdir();
+    let body: Vec<u8> = (0..(1 << 20) + 3).map(|i| (i * 13 % 251) as u8).collect();
+    let response = Response {
+        body: body.clone(),
+        ..Default::default()
+    };
+    for platform in support::platforms() {
+        for fit in Fit::ALL {
+            let port = port();
+            let program = serve(port, &response);
+            let exe = write_payload(dir.path(), &program, platform, fit);
+            let server = Server::start(&first_runner(platform, fit), &exe, port);
+            let got = exchange(port, GET);
+            assert!(got.ends_with(&body), "{}: {} bytes", server.what, got.len());
+            assert!(
+                got.starts_with(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1048579\r\n"
+                ),
+                "{}",
+                server.what
+            );
+        }
+    }
+}
+
 #[test]
 fn slow_and_silent_clients_do_not_hold_up_others() {
     if !require_all() {
