@@ -263,6 +263,8 @@ fn a_flood_of_dropped_connections_leaves_it_serving_with_the_same_resources() {
         let server = Server::start(&runner, &exe, port);
         let pid = server.child.id();
         assert_eq!(exchange(port, GET).len(), 97);
+        // It serves as soon as it listens; the threads start a moment later.
+        std::thread::sleep(Duration::from_millis(300));
         let (threads_before, rss_before) = (threads(pid), rss_kib(pid));
         // 10,000 connections opened and dropped at once, then 1,000 that send a request and
         // reset (SO_LINGER 0) before reading the answer.

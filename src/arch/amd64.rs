@@ -159,7 +159,9 @@ impl Isa for Amd64 {
 impl Amd64 {
     /// The `serve` listing (see [`crate::program::Serve`] for what it does). Registers: rbp
     /// holds the listening socket, rdx the response length (also how much one read
-    /// discards), r10 the send/recv flags; r8 and r9 stay 0 (no addresses).
+    /// discards), r10 the send/recv flags, rbx 0 (the base of every syscall number:
+    /// `lea eax, [rbx + n]` is as short as `push n; pop rax` and touches no memory); r8 and r9
+    /// stay 0 (no addresses).
     fn serve(&self, serve: &Serve, addressing: Addressing) -> Vec<Insn> {
         let [f0, f1, f2, f3] = SA_RESTORER.to_le_bytes();
         let [p0, p1] = serve.port.to_be_bytes();
@@ -266,15 +268,20 @@ impl Amd64 {
             ),
             Insn::new(&[0x0f, 0x05], "syscall"),
             // clone(thread flags, the same stack) six times, every thread cloning again: 64
-            // threads. The workers use no memory, so they can share the stack pointer.
+            // threads. From here on no instruction touches memory (no push or pop: the
+            // threads share the stack pointer, so they would race for the same slot);
+            // numbers come from rdx = 16 in this loop and from rbx = 0 after it.
             Insn::new(
                 &[0xbf, c0, c1, c2, c3],
                 "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM",
             ),
             // newsp = rsi = rsp: the child starts on the parent's stack pointer.
             Insn::new(&[0xb3, workers_log2], format!("mov bl, {workers_log2}")),
-            Insn::new(&[0x6a, SYS_CLONE], "push 56").label(SPAWN),
-            Insn::new(&[0x58], "pop rax ; SYS_clone"),
+            Insn::new(
+                &[0x8d, 0x42, SYS_CLONE - SOCKADDR_IN_SIZE],
+                "lea eax, [rdx + 40] ; SYS_clone (rdx = 16)",
+            )
+            .label(SPAWN),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0xff, 0xcb], "dec ebx"),
             Insn::new(&[0x75, 0], "jne spawn")
@@ -294,13 +301,18 @@ impl Amd64 {
             // accept(fd, NULL, NULL); an error (the timeout) flows on as a bad descriptor.
             Insn::new(&[0x89, 0xef], "mov edi, ebp").label(ACCEPT),
             Insn::new(&[0x31, 0xf6], "xor esi, esi"),
-            Insn::new(&[0x6a, SYS_ACCEPT], "push 43"),
-            Insn::new(&[0x58], "pop rax ; SYS_accept"),
+            Insn::new(
+                &[0x8d, 0x43, SYS_ACCEPT],
+                "lea eax, [rbx + 43] ; SYS_accept",
+            ),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x97], "xchg edi, eax ; rdi = the connection"),
             // recvfrom(conn, rsi, len, MSG_TRUNC, NULL, NULL): waits for bytes, discards them.
-            Insn::new(&[0x6a, SYS_RECVFROM], "push 45").label(READ),
-            Insn::new(&[0x58], "pop rax ; SYS_recvfrom"),
+            Insn::new(
+                &[0x8d, 0x43, SYS_RECVFROM],
+                "lea eax, [rbx + 45] ; SYS_recvfrom",
+            )
+            .label(READ),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x85, 0xc0], "test eax, eax"),
             Insn::new(&[0x7e, 0], "jle close ; end of file, error or timeout")
@@ -312,22 +324,24 @@ impl Amd64 {
             // sendto(conn, response, len, MSG_NOSIGNAL, NULL, 0): after the first time the
             // socket is shut for sending, so later ones fail with EPIPE and send nothing.
             address(6, "esi", "rsi", Target::Data, "response"),
-            Insn::new(&[0x6a, SYS_SENDTO], "push 44"),
-            Insn::new(&[0x58], "pop rax ; SYS_sendto"),
+            Insn::new(
+                &[0x8d, 0x43, SYS_SENDTO],
+                "lea eax, [rbx + 44] ; SYS_sendto",
+            ),
             Insn::new(&[0x0f, 0x05], "syscall"),
             // shutdown(conn, SHUT_WR): the client reads end of file after the response.
-            Insn::new(&[0x6a, SYS_SHUTDOWN], "push 48"),
-            Insn::new(&[0x58], "pop rax ; SYS_shutdown"),
-            Insn::new(&[0x6a, SHUT_WR], "push 1"),
-            Insn::new(&[0x5e], "pop rsi ; SHUT_WR"),
+            Insn::new(
+                &[0x8d, 0x43, SYS_SHUTDOWN],
+                "lea eax, [rbx + 48] ; SYS_shutdown",
+            ),
+            Insn::new(&[0x8d, 0x73, SHUT_WR], "lea esi, [rbx + 1] ; SHUT_WR"),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0xeb, 0], "jmp read ; until the client closes").fixup(Fixup::Rel8 {
                 at: 1,
                 target: Target::Label(READ),
             }),
             // close(conn)
-            Insn::new(&[0x6a, SYS_CLOSE], "push 3").label(CLOSE),
-            Insn::new(&[0x58], "pop rax ; SYS_close"),
+            Insn::new(&[0x8d, 0x43, SYS_CLOSE], "lea eax, [rbx + 3] ; SYS_close").label(CLOSE),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0xeb, 0], "jmp accept").fixup(Fixup::Rel8 {
                 at: 1,
