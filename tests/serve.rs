@@ -149,7 +149,14 @@ fn curl_gets_the_exact_response_over_http_1_0_and_1_1() {
                     assert!(exchange(port, &big) == want, "{}: big request", server.what);
                     // Natively the threads are the workers alone (qemu adds its own).
                     if native(platform) && runner.is_empty() {
-                        assert_eq!(threads(server.child.id()), Serve::WORKERS as usize);
+                        let pid = server.child.id();
+                        let all = || threads(pid) == Serve::WORKERS as usize;
+                        assert!(
+                            support::wait_until(Duration::from_secs(2), all),
+                            "{}: {} threads",
+                            server.what,
+                            threads(pid)
+                        );
                     }
                 }
             }
