@@ -1,6 +1,7 @@
-//! IA-32 (linux/386): `int 0x80` with the number in eax, arguments in ebx, ecx, edx, esi.
+//! IA-32 (linux/386): `int 0x80` with the number in eax, arguments in ebx, ecx, edx, esi,
+//! edi, ebp; every register but eax survives the call.
 //!
-//! Linux clears eax..edi at the ELF entry point (`ELF_PLAT_INIT` for i386, and
+//! Linux clears eax..edi and ebp at the ELF entry point (`ELF_PLAT_INIT` for i386, and
 //! `elf_common_init` for a 32-bit process on a 64-bit kernel); qemu-user starts from zeroed
 //! registers too.
 
@@ -151,7 +152,9 @@ impl I386 {
     fn serve(&self, serve: &Serve) -> Vec<Insn> {
         let [p0, p1] = serve.port.to_be_bytes();
         let [c0, c1, c2, c3] = CLONE_THREAD_FLAGS.to_le_bytes();
-        let [m0, m1] = u16::try_from(MSG_NOSIGNAL | MSG_TRUNC).unwrap().to_le_bytes();
+        let [m0, m1] = u16::try_from(MSG_NOSIGNAL | MSG_TRUNC)
+            .unwrap()
+            .to_le_bytes();
         let [a0, a1] = SYS_ACCEPT4.to_le_bytes();
         // lea eax, [ebp + disp8] (8D /r, mod 01 r/m 101): a syscall number near SYS_accept4.
         let call = |number: u16, name: &str| {
@@ -172,11 +175,14 @@ impl I386 {
         const _: () = assert!(SOCK_STREAM == SOL_SOCKET && SOL_SOCKET == SIG_IGN);
         const _: () = assert!(SHUT_WR == 1 && SIGSET_SIZE == 8);
         let mut v = vec![
-            Insn::new(&[0x66, 0xbd, a0, a1], "mov bp, 0x16c ; SYS_accept4"),
             // rt_sigaction(SIGINT and SIGTERM, &{handler = exit, flags 0}, NULL, 8). No
             // SA_RESTORER: a 32-bit x86 frame returns through the vdso without one
-            // (arch/x86/kernel/signal_32.c), and the handler never returns anyway.
+            // (arch/x86/kernel/signal_32.c), and the handler never returns anyway. (The
+            // order fills the header holes: 2 bytes, then 9.)
+            Insn::new(&[0xb3, SIGINT], "mov bl, 2 ; SIGINT"),
+            Insn::new(&[0x66, 0xbd, a0, a1], "mov bp, 0x16c ; SYS_accept4"),
             Insn::new(&[0x50], "push eax ; sa_flags = 0"),
+            Insn::new(&[0xb0, SYS_RT_SIGACTION], "mov al, 174 ; SYS_rt_sigaction"),
             Insn::new(&[0x68, 0, 0, 0, 0], "push exit ; sa_handler").fixup(Fixup::Abs32 {
                 at: 1,
                 target: Target::Label(EXIT),
@@ -184,8 +190,6 @@ impl I386 {
             Insn::new(&[0x89, 0xe1], "mov ecx, esp ; ecx = &act"),
             Insn::new(&[0x6a, SIGSET_SIZE], "push 8"),
             Insn::new(&[0x5e], "pop esi ; sigsetsize"),
-            Insn::new(&[0xb3, SIGINT], "mov bl, 2 ; SIGINT"),
-            Insn::new(&[0xb0, SYS_RT_SIGACTION], "mov al, 174 ; SYS_rt_sigaction"),
             int80(),
             Insn::new(&[0xb3, SIGTERM], "mov bl, 15 ; SIGTERM"),
             Insn::new(&[0xb0, SYS_RT_SIGACTION], "mov al, 174 ; SYS_rt_sigaction"),
@@ -220,7 +224,10 @@ impl I386 {
             // bind(fd, &{AF_INET, htons(port), INADDR_ANY}, edx = 20): the kernel takes any
             // length from sizeof(sockaddr_in) = 16 to sizeof(sockaddr_storage) = 128 and
             // reads no more than 16 of them; on failure exit(errno).
-            Insn::new(&[0x50], "push eax ; sin_addr = INADDR_ANY (sin_zero: what follows)"),
+            Insn::new(
+                &[0x50],
+                "push eax ; sin_addr = INADDR_ANY (sin_zero: what follows)",
+            ),
             Insn::new(
                 &[0x68, AF_INET, 0, p0, p1],
                 format!(
@@ -258,8 +265,7 @@ impl I386 {
         }
         v.last_mut().unwrap().asm += &format!(" ; {workers_log2} rounds");
         v.extend([
-            Insn::new(&[0x8d, 0x41, SYS_CLONE], "lea eax, [ecx + 120] ; SYS_clone")
-                .label(SPAWN),
+            Insn::new(&[0x8d, 0x41, SYS_CLONE], "lea eax, [ecx + 120] ; SYS_clone").label(SPAWN),
             int80(),
             Insn::new(&[0x4f], "dec edi"),
             Insn::new(&[0x75, 0], "jne spawn ; edi ends at 0: no address")
@@ -270,14 +276,16 @@ impl I386 {
                 .reads_flags(),
             x86::set_edx(serve.response.len()),
             // accept4(fd, NULL, NULL, 0); an error (the timeout) flows on as a bad descriptor.
-            Insn::new(&[0x8b, 0x1c, 0x24], "mov ebx, dword ptr [esp] ; the socket")
-                .label(ACCEPT),
+            Insn::new(&[0x8b, 0x1c, 0x24], "mov ebx, dword ptr [esp] ; the socket").label(ACCEPT),
             Insn::new(&[0x31, 0xf6], "xor esi, esi ; flags 0"),
             Insn::new(&[0x89, 0xe8], "mov eax, ebp ; SYS_accept4"),
             int80(),
             Insn::new(&[0x93], "xchg ebx, eax ; ebx = the connection"),
             // esi = MSG_NOSIGNAL | MSG_TRUNC (send: EPIPE instead of SIGPIPE; recv: discard).
-            Insn::new(&[0x66, 0xbe, m0, m1], "mov si, 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC"),
+            Insn::new(
+                &[0x66, 0xbe, m0, m1],
+                "mov si, 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC",
+            ),
             // recvfrom(conn, NULL, len, MSG_TRUNC, NULL, ebp): waits for bytes, discards them
             // (the address length is not read when the address is NULL).
             call(SYS_RECVFROM, "recvfrom").label(READ),
