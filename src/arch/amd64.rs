@@ -167,8 +167,10 @@ impl Amd64 {
         let [p0, p1] = serve.port.to_be_bytes();
         let [c0, c1, c2, c3] = CLONE_THREAD_FLAGS.to_le_bytes();
         let [m0, m1, m2, m3] = (MSG_NOSIGNAL | MSG_TRUNC).to_le_bytes();
-        let workers_log2 = Serve::WORKERS.trailing_zeros() as u8;
-        assert_eq!(1 << workers_log2, Serve::WORKERS);
+        // The clone loop's counter is r8 = 16 (setsockopt's optlen) shifted left by 10 each
+        // round: 2^4 · 2^60 wraps to 0 after six rounds, 2^6 = 64 threads, and leaves r8 =
+        // NULL for recvfrom and sendto.
+        const _: () = assert!(Serve::WORKERS == 64);
         // The address of `target` in a register: `mov r32, imm32` (B8+r id) below 4 GiB,
         // else `lea r64, [rip + rel32]` (REX.W 8D /r, mod 00 r/m 101).
         let address = |reg: u8, r32: &str, r64: &str, target: Target, what: &str| match addressing {
@@ -270,20 +272,22 @@ impl Amd64 {
             // clone(thread flags, the same stack) six times, every thread cloning again: 64
             // threads. From here on no instruction touches memory (no push or pop: the
             // threads share the stack pointer, so they would race for the same slot);
-            // numbers come from rdx = 16 in this loop and from rbx = 0 after it.
+            // numbers come from rdx = 16 in this loop and from rbx (never set: 0) after it.
             Insn::new(
                 &[0xbf, c0, c1, c2, c3],
                 "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM",
             ),
             // newsp = rsi = rsp: the child starts on the parent's stack pointer.
-            Insn::new(&[0xb3, workers_log2], format!("mov bl, {workers_log2}")),
             Insn::new(
                 &[0x8d, 0x42, SYS_CLONE - SOCKADDR_IN_SIZE],
                 "lea eax, [rdx + 40] ; SYS_clone (rdx = 16)",
             )
             .label(SPAWN),
             Insn::new(&[0x0f, 0x05], "syscall"),
-            Insn::new(&[0xff, 0xcb], "dec ebx"),
+            Insn::new(
+                &[0x49, 0xc1, 0xe0, 10],
+                "shl r8, 10 ; 16 << 60 = 0: six rounds",
+            ),
             Insn::new(&[0x75, 0], "jne spawn")
                 .fixup(Fixup::Rel8 {
                     at: 1,
@@ -291,12 +295,11 @@ impl Amd64 {
                 })
                 .reads_flags(),
             // Every thread: r10 = MSG_NOSIGNAL | MSG_TRUNC (send: EPIPE instead of SIGPIPE;
-            // recv: discard), r8 = NULL, rdx = the response length.
+            // recv: discard), rdx = the response length.
             Insn::new(
                 &[0x41, 0xba, m0, m1, m2, m3],
                 "mov r10d, 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC",
             ),
-            Insn::new(&[0x45, 0x31, 0xc0], "xor r8d, r8d"),
             x86::set_edx(serve.response.len()),
             // accept(fd, NULL, NULL); an error (the timeout) flows on as a bad descriptor.
             Insn::new(&[0x89, 0xef], "mov edi, ebp").label(ACCEPT),
