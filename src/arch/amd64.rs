@@ -223,8 +223,10 @@ impl Amd64 {
             Insn::new(&[0x0f, 0x05], "syscall"),
             // socket(AF_INET, SOCK_STREAM, 0)
             Insn::new(&[0x40, 0xb7, AF_INET], "mov dil, 2 ; AF_INET"),
-            Insn::new(&[0x6a, SOCK_STREAM], "push 1"),
-            Insn::new(&[0x5e], "pop rsi ; SOCK_STREAM (= SOL_SOCKET next)"),
+            Insn::new(
+                &[0x8b, 0x36],
+                "mov esi, dword ptr [rsi] ; SOCK_STREAM = SIG_IGN (= SOL_SOCKET next)",
+            ),
             Insn::new(&[0xb0, SYS_SOCKET], "mov al, 41 ; SYS_socket"),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x97], "xchg edi, eax ; rdi = the socket, eax = 2"),
@@ -241,7 +243,8 @@ impl Amd64 {
             Insn::new(&[0xb2, SO_RCVTIMEO], "mov dl, 20 ; SO_RCVTIMEO"),
             Insn::new(&[0xb0, SYS_SETSOCKOPT], "mov al, 54 ; SYS_setsockopt"),
             Insn::new(&[0x0f, 0x05], "syscall"),
-            // bind(fd, &{AF_INET, htons(port), INADDR_ANY}, 16); on failure exit(errno).
+            // bind(fd, &{AF_INET, htons(port), INADDR_ANY}, rdx = 20: any length from 16, the
+            // size of a sockaddr_in, to 128 will do); on failure exit(errno).
             Insn::new(
                 &[0xb9, AF_INET, 0, p0, p1],
                 format!(
@@ -253,7 +256,6 @@ impl Amd64 {
             Insn::new(&[0x51], "push rcx ; sockaddr_in (sin_zero: what follows)"),
             Insn::new(&[0x54], "push rsp"),
             Insn::new(&[0x5e], "pop rsi"),
-            Insn::new(&[0xb2, SOCKADDR_IN_SIZE], "mov dl, 16"),
             Insn::new(&[0xb0, SYS_BIND], "mov al, 49 ; SYS_bind"),
             Insn::new(&[0x0f, 0x05], "syscall"),
             Insn::new(&[0x85, 0xc0], "test eax, eax"),
@@ -272,15 +274,15 @@ impl Amd64 {
             // clone(thread flags, the same stack) six times, every thread cloning again: 64
             // threads. From here on no instruction touches memory (no push or pop: the
             // threads share the stack pointer, so they would race for the same slot);
-            // numbers come from rdx = 16 in this loop and from rbx (never set: 0) after it.
+            // numbers come from rdx = 20 in this loop and from rbx (never set: 0) after it.
             Insn::new(
                 &[0xbf, c0, c1, c2, c3],
                 "mov edi, 0x50f00 ; CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM",
             ),
             // newsp = rsi = rsp: the child starts on the parent's stack pointer.
             Insn::new(
-                &[0x8d, 0x42, SYS_CLONE - SOCKADDR_IN_SIZE],
-                "lea eax, [rdx + 40] ; SYS_clone (rdx = 16)",
+                &[0x8d, 0x42, SYS_CLONE - SO_RCVTIMEO],
+                "lea eax, [rdx + 36] ; SYS_clone (rdx = 20)",
             )
             .label(SPAWN),
             Insn::new(&[0x0f, 0x05], "syscall"),
