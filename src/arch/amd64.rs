@@ -355,11 +355,9 @@ impl Amd64 {
             // exit_group(errno) after a failed bind (eax = -errno), or exit_group(0) as the
             // SIGINT/SIGTERM handler (entered with eax = 0, edi = the signal).
             Insn::new(&[0xf7, 0xd8], "neg eax").label(EXIT),
-            Insn::new(&[0x97], "xchg edi, eax ; status"),
-            Insn::new(
-                &[0xb8, SYS_EXIT_GROUP, 0, 0, 0],
-                "mov eax, 231 ; SYS_exit_group",
-            ),
+            Insn::new(&[0x89, 0xc7], "mov edi, eax ; status"),
+            // eax is the errno or 0 (upper half cleared by neg): mov al sets all of rax.
+            Insn::new(&[0xb0, SYS_EXIT_GROUP], "mov al, 231 ; SYS_exit_group"),
             Insn::new(&[0x0f, 0x05], "syscall"),
         ]);
         v
