@@ -95,6 +95,18 @@ fn curl(port: u16, version: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// The default response's payload on a fresh port, portable fit, and how to run it.
+fn default_server(dir: &Path, platform: Platform) -> (u16, std::path::PathBuf, Vec<String>) {
+    let port = port();
+    let exe = write_payload(
+        dir,
+        &serve(port, &Response::default()),
+        platform,
+        Fit::Portable,
+    );
+    (port, exe, first_runner(platform, Fit::Portable))
+}
+
 /// The first way each platform runs (natively for x86, qemu-user for the others).
 fn first_runner(platform: Platform, fit: Fit) -> Vec<String> {
     runners(platform, fit).swap_remove(0)
@@ -203,14 +215,8 @@ fn slow_and_silent_clients_do_not_hold_up_others() {
     }
     let dir = support::tempdir();
     for platform in support::platforms() {
-        let port = port();
-        let exe = write_payload(
-            dir.path(),
-            &serve(port, &Response::default()),
-            platform,
-            Fit::Portable,
-        );
-        let server = Server::start(&first_runner(platform, Fit::Portable), &exe, port);
+        let (port, exe, runner) = default_server(dir.path(), platform);
+        let server = Server::start(&runner, &exe, port);
         // One client connects and says nothing; another sends its request one byte a second.
         let silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let slow = std::thread::spawn(move || {
@@ -259,14 +265,7 @@ fn a_flood_of_dropped_connections_leaves_it_serving_with_the_same_resources() {
     }
     let dir = support::tempdir();
     for platform in support::platforms() {
-        let port = port();
-        let exe = write_payload(
-            dir.path(),
-            &serve(port, &Response::default()),
-            platform,
-            Fit::Portable,
-        );
-        let runner = first_runner(platform, Fit::Portable);
+        let (port, exe, runner) = default_server(dir.path(), platform);
         let server = Server::start(&runner, &exe, port);
         let pid = server.child.id();
         assert_eq!(exchange(port, GET).len(), 97);
@@ -344,14 +343,7 @@ fn a_taken_port_exits_98_eaddrinuse() {
     }
     let dir = support::tempdir();
     for platform in support::platforms() {
-        let port = port();
-        let exe = write_payload(
-            dir.path(),
-            &serve(port, &Response::default()),
-            platform,
-            Fit::Portable,
-        );
-        let runner = first_runner(platform, Fit::Portable);
+        let (port, exe, runner) = default_server(dir.path(), platform);
         let _first = Server::start(&runner, &exe, port);
         let mut second = spawn(&mut command(&runner, &exe));
         let status = wait_within(&mut second, Duration::from_secs(5));
