@@ -608,7 +608,7 @@ impl Isa for Riscv64 {
     }
 
     /// `c.j target` (CJ, funct3 101, op 01), ±2 KiB; the offset is filled in by
-    /// [`encode_c_j`].
+    /// `encode_c_j`.
     fn jump(&self, target: Target) -> Insn {
         Insn::new(&[0x01, 0xa0], "c.j target").fixup(Fixup::Encode {
             target,

@@ -63,7 +63,7 @@ impl Target {
 /// Writes `bytes` to `path` with permission bits `mode` (e.g. 0o644, 0o755 for an ELF):
 /// into a temporary file in the same directory, fsync'd, then renamed over `path`. On
 /// error the temporary file is removed and `path` is untouched. A device or FIFO (`-o
-/// /dev/null`) is written in place instead (see [`Target`]).
+/// /dev/null`) is written in place instead (see `Target`).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), ArchiveError> {
     let path = match Target::of(path) {
         Target::InPlace => {

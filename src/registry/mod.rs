@@ -2,7 +2,7 @@
 //! registry, with the credentials docker, crane and ko use.
 //!
 //! [`source`] reads what `smidge push` is given; [`manifest`] writes the manifests and
-//! the index in OCI or Docker media types; [`auth`] finds credentials; [`push`] speaks the
+//! the index in OCI or Docker media types; [`auth`] finds credentials; [`push()`] speaks the
 //! protocol (through the `oci-client` crate). Errors are [`RegistryError`], one line each.
 //!
 //! ```no_run
