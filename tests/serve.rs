@@ -15,10 +15,12 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 use support::process::*;
 
-/// A port no other test (or test binary running at the same time) uses.
+/// A port no other test (or test binary running at the same time) uses, below Linux's
+/// ephemeral range (32768 and up): the flood's client sockets take ports from there, and a
+/// server port one of them holds would fail to bind.
 fn port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 400) as u16 * 100;
+    let base = 10_000 + (std::process::id() % 200) as u16 * 100;
     loop {
         let p = base + NEXT.fetch_add(1, Ordering::Relaxed) % 100;
         if std::net::TcpListener::bind(("0.0.0.0", p)).is_ok() {
