@@ -36,7 +36,6 @@ const WAIT: u8 = 0;
 // serve's labels
 const EXIT: u8 = 1;
 const SPAWN: u8 = 2;
-const ACCEPT: u8 = 3;
 const READ: u8 = 4;
 const CLOSE: u8 = 5;
 
@@ -303,8 +302,12 @@ impl Amd64 {
                 "mov r10d, 0x4020 ; MSG_NOSIGNAL | MSG_TRUNC",
             ),
             x86::set_edx(serve.response.len()),
+            // close(conn), then accept: the loop starts with a close of rdi = the clone flags,
+            // no descriptor (EBADF), which saves a jump back to accept.
+            Insn::new(&[0x8d, 0x43, SYS_CLOSE], "lea eax, [rbx + 3] ; SYS_close").label(CLOSE),
+            Insn::new(&[0x0f, 0x05], "syscall"),
             // accept(fd, NULL, NULL); an error (the timeout) flows on as a bad descriptor.
-            Insn::new(&[0x89, 0xef], "mov edi, ebp").label(ACCEPT),
+            Insn::new(&[0x89, 0xef], "mov edi, ebp"),
             Insn::new(&[0x31, 0xf6], "xor esi, esi"),
             Insn::new(
                 &[0x8d, 0x43, SYS_ACCEPT],
@@ -344,13 +347,6 @@ impl Amd64 {
             Insn::new(&[0xeb, 0], "jmp read ; until the client closes").fixup(Fixup::Rel8 {
                 at: 1,
                 target: Target::Label(READ),
-            }),
-            // close(conn)
-            Insn::new(&[0x8d, 0x43, SYS_CLOSE], "lea eax, [rbx + 3] ; SYS_close").label(CLOSE),
-            Insn::new(&[0x0f, 0x05], "syscall"),
-            Insn::new(&[0xeb, 0], "jmp accept").fixup(Fixup::Rel8 {
-                at: 1,
-                target: Target::Label(ACCEPT),
             }),
             // exit_group(errno) after a failed bind (eax = -errno), or exit_group(0) as the
             // SIGINT/SIGTERM handler (entered with eax = 0, edi = the signal).
