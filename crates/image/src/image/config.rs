@@ -17,7 +17,7 @@ use oci_spec::image::{
 };
 
 use super::{Digest, ImageError};
-use crate::Platform;
+use smidge_elf::Platform;
 
 /// The configuration for a one-layer image that runs `entrypoint`, with `exposed_port`
 /// (e.g. `8080/tcp`) in `ExposedPorts` when given.

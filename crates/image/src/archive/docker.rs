@@ -79,7 +79,7 @@ pub fn docker_archive(image: &Image, tag: &Reference, compression: Compression) 
 mod tests {
     use super::*;
     use crate::image::Digest;
-    use crate::Platform;
+    use smidge_elf::Platform;
     use std::io::Read;
 
     fn sample() -> (Image, Reference) {

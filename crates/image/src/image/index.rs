@@ -16,7 +16,7 @@
 use serde::Serialize;
 
 use super::Digest;
-use crate::Platform;
+use smidge_elf::Platform;
 
 /// `org.opencontainers.image.ref.name`
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";

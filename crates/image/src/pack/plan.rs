@@ -10,7 +10,7 @@ use super::tree::{image_path, resolve, source_of, Tree};
 use super::PackError;
 use crate::archive::stream::{EntryKind, LayerEntry};
 use crate::image::config::RunConfig;
-use crate::Platform;
+use smidge_elf::Platform;
 
 /// Who owns the files in the layer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -148,7 +148,7 @@ pub fn plan(spec: &PackSpec) -> Result<Plan, PackError> {
                 continue;
             };
             if let FileKind::Elf(info) = inspect(source)? {
-                if info.e_type == crate::elf::spec::ET_EXEC || info.e_type == super::inspect::ET_DYN
+                if info.e_type == smidge_elf::elf::spec::ET_EXEC || info.e_type == super::inspect::ET_DYN
                 {
                     if let Some((h, n)) = strip_plan(source, &info, *len)? {
                         *head = h;

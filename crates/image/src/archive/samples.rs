@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::*;
 use crate::image::{Image, Reference};
-use crate::Platform;
+use smidge_elf::Platform;
 
 /// A 45-byte i386 ELF that exits with status 42 (Brian Raiter's "teensy" layout).
 pub const EXIT42_I386: &str =
@@ -59,13 +59,13 @@ fn write_samples() {
     }
     // Real payloads from the elf module, for the size table.
     for program in [
-        crate::Program::Hello(b"Hello, world!\n".to_vec()),
-        crate::Program::Pause,
-        crate::Program::Exit(42),
+        smidge_elf::Program::Hello(b"Hello, world!\n".to_vec()),
+        smidge_elf::Program::Pause,
+        smidge_elf::Program::Exit(42),
     ] {
         for platform in Platform::ALL {
-            for fit in crate::Fit::ALL {
-                let Ok(p) = crate::elf::build(&program, platform, fit) else {
+            for fit in smidge_elf::Fit::ALL {
+                let Ok(p) = smidge_elf::elf::build(&program, platform, fit) else {
                     continue;
                 };
                 let img = Image::with_epoch(platform, "hello", &p.bytes, None).unwrap();

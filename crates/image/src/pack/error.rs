@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::archive::stream::StreamError;
-use crate::Platform;
+use smidge_elf::Platform;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {

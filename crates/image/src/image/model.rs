@@ -7,7 +7,7 @@ use super::layer::{layer_tar, LayerBlob};
 use super::manifest::{descriptor, manifest_json};
 use super::Digest;
 use crate::archive::tar::TarError;
-use crate::{Platform, Program};
+use smidge_elf::{Platform, Program};
 
 /// Why an image cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -156,7 +156,7 @@ pub fn write_oci_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Platform;
+    use smidge_elf::Platform;
     use std::io::Read;
 
     fn sample() -> (Image, Reference) {

@@ -7,12 +7,12 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::PackError;
-use crate::elf::spec::{
+use smidge_elf::elf::spec::{
     ehdr32, ehdr64, phdr32, phdr64, EF_ARM_ABI_FLOAT_HARD, EI_CLASS, EI_DATA, ELFCLASS32,
     ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, ELFMAG, EM_386, EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV,
     EM_S390, EM_X86_64,
 };
-use crate::Platform;
+use smidge_elf::Platform;
 
 /// `p_type` of the program interpreter (gABI).
 pub const PT_INTERP: u32 = 3;
@@ -247,7 +247,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for p in Platform::ALL {
             let payload =
-                crate::elf::build(&crate::Program::Exit(0), p, crate::Fit::Portable).unwrap();
+                smidge_elf::elf::build(&smidge_elf::Program::Exit(0), p, smidge_elf::Fit::Portable).unwrap();
             let f = dir.path().join("x");
             std::fs::write(&f, &payload.bytes).unwrap();
             match inspect(&f).unwrap() {

@@ -245,7 +245,7 @@ mod tests {
     use super::*;
     use crate::archive::{self, Compression};
     use crate::image::{Image, Reference};
-    use crate::Platform;
+    use smidge_elf::Platform;
 
     fn images() -> Vec<Image> {
         [Platform::Amd64, Platform::I386]

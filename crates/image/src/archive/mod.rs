@@ -2,7 +2,6 @@
 //! image layout (as a tar or a directory), the base64 shell one-liner, and atomic writes.
 
 pub mod compress;
-pub mod deflate;
 pub mod docker;
 pub mod fs;
 pub mod oci;

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::inspect::ElfInfo;
 use super::PackError;
-use crate::elf::spec::{ehdr32, ehdr64};
+use smidge_elf::elf::spec::{ehdr32, ehdr64};
 
 /// `e_shnum` and `e_shstrndx` offsets (after `e_shentsize`).
 const E_SHNUM64: usize = ehdr64::E_SHENTSIZE + 2;

@@ -255,7 +255,7 @@ pub fn index(manifests: &[(&[u8], Option<PlatformSpec>)], types: MediaTypes) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Platform;
+    use smidge_elf::Platform;
 
     fn sample() -> PushImage {
         PushImage::from_image(&Image::with_epoch(Platform::Amd64, "x", b"abc", None).unwrap())

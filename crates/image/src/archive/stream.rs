@@ -38,7 +38,7 @@ use super::tar::{UstarHeader, BLOCK_SIZE};
 use crate::image::index::{index_json, ManifestRef, Names};
 use crate::image::manifest::{descriptor, manifest_json as oci_manifest_json};
 use crate::image::{Digest, Reference};
-use crate::Platform;
+use smidge_elf::Platform;
 
 /// The compression of a streamed archive.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 //! gzip, three ways by input size, every one deterministic (fixed header: MTIME 0, no
 //! FNAME, OS 3 "Unix"):
 //! - up to [`SMALL_INPUT`] (64 KiB: every archive of a built-in program): our own DEFLATE
-//!   encoder ([`super::deflate`]), within 0-5 bytes of Zopfli at 100 iterations and about
+//!   encoder ([`smidge_deflate`]), within 0-5 bytes of Zopfli at 100 iterations and about
 //!   100 times faster (~1 ms for a 3.5 KiB archive);
 //! - up to [`ZOPFLI_MAX_INPUT`] (1 MiB): Zopfli, 15 iterations;
 //! - above: flate2 level 9 (Zopfli would take seconds to minutes).
@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::num::NonZeroU64;
 
-/// Inputs up to this size (64 KiB) go to [`super::deflate`].
+/// Inputs up to this size (64 KiB) go to [`smidge_deflate`].
 pub const SMALL_INPUT: usize = 64 << 10;
 
 /// Inputs larger than this (1 MiB) are compressed with flate2 level 9 instead of Zopfli.
@@ -70,11 +70,11 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// gzip (RFC 1952) around our own DEFLATE encoder ([`super::deflate`]), with the header
+/// gzip (RFC 1952) around our own DEFLATE encoder ([`smidge_deflate`]), with the header
 /// Zopfli and flate2 write: ID1 ID2 CM=8 FLG=0 MTIME=0 XFL=2 ("slowest algorithm") OS=3.
 pub fn gzip_small(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, GZIP_OS_UNIX];
-    out.extend(super::deflate::deflate(data));
+    out.extend(smidge_deflate::deflate(data));
     let mut crc = flate2::Crc::new();
     crc.update(data);
     out.extend(crc.sum().to_le_bytes());
