@@ -178,6 +178,22 @@ Examples:
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(after_help = "\
+Examples:
+  smidge completions bash > /etc/bash_completion.d/smidge
+  smidge completions zsh > \"${fpath[1]}/_smidge\"
+  smidge completions fish > ~/.config/fish/completions/smidge.fish")]
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    #[command(after_help = "\
+Examples:
+  smidge man > /usr/local/share/man/man1/smidge.1 && man smidge
+  smidge man | man -l -")]
+    Man,
 }
 
 /// How to reach a registry (--push, smidge push).
@@ -263,47 +279,33 @@ pub struct PackArgs {
     /// Keep each file's owner from the disk.
     #[arg(long)]
     pub keep_owner: bool,
-    /// The platform; must agree with the entrypoint's ELF header [default: read from it,
-    /// else this machine's].
-    #[arg(long, value_name = "P", value_parser = parse_platform)]
-    pub platform: Option<Platform>,
-    /// Image reference recorded in the archive [default: smidge/<name>:latest]
-    #[arg(short, long = "tag", value_name = "REF", value_parser = parse_reference)]
-    pub tag: Option<Reference>,
-    /// Where to write ("-" = stdout). Without it, stdout unless stdout is a terminal.
-    #[arg(short, long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// What to write.
-    #[arg(long, value_enum, default_value_t = PackFormat::Docker)]
-    pub format: PackFormat,
-    /// Push the image to REF instead of writing it; prints REF@sha256:… on stdout.
-    #[arg(long, value_name = "REF", value_parser = parse_reference, conflicts_with_all = ["output", "tag"])]
-    pub push: Option<Reference>,
+    /// The platform, or one image per platform: PLATFORM=PATH (repeatable, or
+    /// comma-separated) packs PATH (at --dest) for each PLATFORM, with the same options,
+    /// under one OCI index. A file's ELF header must agree with its platform [default:
+    /// read from the entrypoint's ELF header, else this machine's].
+    #[arg(long, value_name = "P[=PATH]", value_parser = parse_pack_platform, value_delimiter = ',')]
+    pub platform: Vec<PackPlatform>,
     #[command(flatten)]
-    pub registry: RegistryArgs,
-    /// Compression of the archive (the layer blob, for oci-dir).
-    #[arg(long, value_enum, default_value_t = PackCompression::Gzip)]
-    pub compression: PackCompression,
+    pub out: OutputArgs,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PackFormat {
-    /// A tar that `docker load` and `podman load` read.
-    Docker,
-    /// An OCI image layout as a tar (skopeo's oci-archive:).
-    Oci,
-    /// An OCI image layout directory (skopeo's oci:, umoci).
-    OciDir,
+/// `--platform P` or `--platform P=PATH` of `smidge pack`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackPlatform {
+    pub platform: Platform,
+    pub path: Option<PathBuf>,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PackCompression {
-    /// gzip: smidge's own DEFLATE or Zopfli up to 1 MiB, level 9 on every CPU above.
-    Gzip,
-    /// zstd level 9 (Docker 20.10's `docker load` cannot read it).
-    Zstd,
-    /// None.
-    None,
+fn parse_pack_platform(s: &str) -> Result<PackPlatform, String> {
+    let (p, path) = match s.split_once('=') {
+        Some((p, path)) if !path.is_empty() => (p, Some(PathBuf::from(path))),
+        Some(_) => return Err(format!("`{s}`: expected PLATFORM=PATH")),
+        None => (s, None),
+    };
+    Ok(PackPlatform {
+        platform: parse_platform(p.trim())?,
+        path,
+    })
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
@@ -330,22 +332,41 @@ pub struct BuildArgs {
     /// or kernel (the smallest file Linux runs).
     #[arg(long, value_name = "F", default_value = "portable", value_parser = parse_fit)]
     pub fit: Fit,
-    /// Image reference recorded in the archive [default: smidge/<program>:latest]
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Where and how an image goes: every build command and `pack`.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Image reference recorded in the archive [default: smidge/<name>:latest]
     #[arg(short, long = "tag", value_name = "REF", value_parser = parse_reference)]
     pub tag: Option<Reference>,
     /// Where to write ("-" = stdout). Without it, smidge writes to stdout unless stdout is
-    /// a terminal.
+    /// a terminal. The name picks the compression unless --compression is given: .tar =
+    /// none, .tar.gz/.tgz = gzip, .tar.zst/.tar.zstd = zstd, anything else gzip.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// What to write.
     #[arg(long, value_enum, default_value_t = Format::Docker)]
     pub format: Format,
-    /// Compression of the archive (the layer blobs, for oci-dir).
-    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
-    pub compression: CompressionArg,
+    /// Compression of the archive (of the layer blobs, for oci-dir) [default: from the
+    /// -o name, else gzip]. docker load reads all three; podman load (4.3) only none;
+    /// Docker 20.10 cannot read zstd.
+    #[arg(long, value_enum, value_name = "C")]
+    pub compression: Option<CompressionArg>,
     /// Write a one-line shell command instead: `echo <base64> | base64 -d | docker load`.
     #[arg(long)]
     pub base64: bool,
+    /// An annotation on every manifest and on the index (OCI layouts and --push);
+    /// repeatable. org.opencontainers.image.created is added from SOURCE_DATE_EPOCH.
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// In a multi-platform OCI layout, also name each platform's manifest
+    /// <tag>-<arch>[-<variant>] (for umoci, which cannot pick a platform from an index).
+    #[arg(long)]
+    pub platform_tags: bool,
     /// Push the image (every platform asked for) to REF instead of writing it; prints
     /// REF@sha256:… on stdout.
     #[arg(long, value_name = "REF", value_parser = parse_reference, conflicts_with_all = ["output", "tag", "base64"])]
@@ -362,14 +383,16 @@ pub enum Format {
     Oci,
     /// An OCI image layout directory (skopeo's oci:, umoci).
     OciDir,
-    /// The executable alone.
+    /// The executable alone (not for pack).
     Elf,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompressionArg {
-    /// gzip, as small as deflate gets (Zopfli).
+    /// gzip: smidge's own DEFLATE or Zopfli up to 1 MiB, level 9 on every CPU above.
     Gzip,
+    /// zstd level 9 (Docker 20.10's `docker load` cannot read it).
+    Zstd,
     /// None.
     None,
 }

@@ -9,4 +9,4 @@
 //! library only re-exports them under one name.
 
 pub use smidge_elf::{arch, elf, platform, program, wrap, Fit, Platform, Program};
-pub use smidge_image::{archive, image, pack, registry};
+pub use smidge_image::{codec, dest, image, pack, progress, registry, source};

@@ -16,7 +16,8 @@ use oci_spec::image::{
     Arch, ConfigBuilder, ImageConfiguration, ImageConfigurationBuilder, Os, RootFsBuilder,
 };
 
-use super::{Digest, ImageError};
+use super::Digest;
+use crate::Error as ImageError;
 use smidge_elf::Platform;
 
 /// The configuration for a one-layer image that runs `entrypoint`, with `exposed_port`

@@ -1,15 +1,16 @@
-//! The image model: one layer (a tar holding one file), its configuration, the OCI
-//! manifest and index, digests, and image references. One file per document.
+//! The image model ([`model`]): images whose layers are streams with known digests; the
+//! documents that name them ([`document`], [`media`]); configurations ([`config`]),
+//! digests and references.
 
 pub mod config;
 pub mod digest;
-pub mod index;
-pub mod layer;
-pub mod manifest;
+pub mod document;
+pub mod media;
 pub mod model;
 pub mod reference;
 
 pub use digest::Digest;
-pub use layer::LayerBlob;
-pub use model::{Image, ImageError};
+pub use document::{Annotations, Descriptor, Document, PlatformSpec};
+pub use media::MediaTypes;
+pub use model::{Image, ImageSet, Layer, LayerContent, StoredBlob, MAX_PAYLOAD};
 pub use reference::{Reference, ReferenceError, ReferenceErrorKind};

@@ -1,9 +1,9 @@
 //! Why a pack cannot be made. Every message is one line that says what is wrong and what
-//! to do; all but [`PackError::Stream`] are mistakes in the input (exit status 2).
+//! to do. All are mistakes in the input (exit status 2); failures while writing are
+//! [`crate::Error`]s.
 
 use std::path::PathBuf;
 
-use crate::archive::stream::StreamError;
 use smidge_elf::Platform;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,13 +43,11 @@ pub enum PackError {
     NotExecutable { path: String, mode: u32 },
     #[error("{0}")]
     BadOption(String),
-    #[error(transparent)]
-    Stream(#[from] StreamError),
 }
 
 impl PackError {
     /// A mistake in the input (exit status 2), not a failure while writing (1).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, PackError::Stream(_))
+        true
     }
 }

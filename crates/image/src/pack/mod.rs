@@ -5,7 +5,7 @@
 //! sources (PATH..., --add SRC:DEST) ─► tree (sorted layer entries, checked) ─┐
 //! entrypoint's ELF header ─► platform, dynamic/script refusal, --strip        ├─► Plan
 //! --entrypoint, --cmd, --env, ... ─► RunConfig                                ─┘
-//!                                    Plan ─► archive::stream (one streaming pass)
+//!                                    Plan ─► Image (its layer a stream of the files)
 //! ```
 
 pub mod error;
@@ -18,4 +18,4 @@ pub mod write;
 pub use error::PackError;
 pub use inspect::{inspect, ElfInfo, FileKind};
 pub use plan::{parse_words, plan, Owner, PackSpec, Plan, Source};
-pub use write::{image_name, write, Output, PackFormat};
+pub use write::{image, image_name};

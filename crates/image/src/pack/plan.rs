@@ -6,23 +6,12 @@ use std::path::PathBuf;
 
 use super::inspect::{inspect, FileKind};
 use super::strip::strip_plan;
+pub use super::tree::Owner;
 use super::tree::{image_path, resolve, source_of, Tree};
 use super::PackError;
-use crate::archive::stream::{EntryKind, LayerEntry};
+use crate::codec::tar::{EntryKind, LayerEntry};
 use crate::image::config::RunConfig;
 use smidge_elf::Platform;
-
-/// Who owns the files in the layer.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Owner {
-    /// 0:0 (the default).
-    #[default]
-    Root,
-    /// The owner on disk.
-    Keep,
-    /// This uid and gid.
-    Set(u32, u32),
-}
 
 /// One thing to pack: a host file or folder and where it goes (`None`: a file to
 /// `/<name>`, a folder's content to `/`).

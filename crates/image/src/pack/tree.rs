@@ -14,9 +14,21 @@ use std::fs::{self, File};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::plan::Owner;
 use super::PackError;
-use crate::archive::stream::{EntryKind, LayerEntry};
+
+/// Who owns the files in the layer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Owner {
+    /// 0:0 (the default).
+    #[default]
+    Root,
+    /// The owner on disk.
+    Keep,
+    /// This uid and gid.
+    Set(u32, u32),
+}
+
+use crate::codec::tar::{EntryKind, LayerEntry};
 
 /// The image path of `dest` (`/usr/bin/x`, `usr/bin/x/`, `/`) as components joined by
 /// `/` without a leading one (`""` for the root). `.` and empty components are dropped;

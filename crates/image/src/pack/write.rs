@@ -1,28 +1,13 @@
-//! A [`Plan`] written as an archive or layout, streaming (see [`crate::archive::stream`]).
+//! A [`Plan`] as an [`Image`]: its layer streamed from the files on disk (read once now for
+//! its digest, and again by whichever destination writes it), its configuration.
 
 use std::path::Path;
 
 use super::{PackError, Plan};
-use crate::archive::stream::{
-    self, ArchiveKind, ImageParts, Progress, Sink, StreamCompression, StreamError,
-};
 use crate::image::config::run_configuration_json;
-use crate::image::{Digest, Reference};
-
-/// What to write.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PackFormat {
-    Docker,
-    Oci,
-    OciDir,
-}
-
-/// Where it goes: stdout, a file, or (for [`PackFormat::OciDir`]) a directory.
-#[derive(Clone, Copy, Debug)]
-pub enum Output<'a> {
-    Stdout,
-    Path(&'a Path),
-}
+use crate::image::{Image, Layer};
+use crate::progress::Progress;
+use crate::Result;
 
 /// A default image name from a source path: its file name, lowercased, with anything a
 /// repository name may not hold turned into `-` (e.g. `/bin/busybox` → `busybox`).
@@ -55,50 +40,14 @@ pub fn image_name(path: &Path) -> String {
     }
 }
 
-/// Writes `plan` tagged `tag`.
-pub fn write(
-    plan: &Plan,
-    tag: &Reference,
-    format: PackFormat,
-    compression: StreamCompression,
-    output: Output<'_>,
-    progress: &dyn Progress,
-) -> Result<(), PackError> {
-    // Build the config once now, so that a bad field is an error before any work.
-    run_configuration_json(plan.platform, &plan.run, &Digest::of(b""), plan.epoch)
-        .map_err(|e| PackError::BadOption(e.to_string()))?;
-    let config = |diff_id: &Digest| {
-        run_configuration_json(plan.platform, &plan.run, diff_id, plan.epoch)
-            .expect("the same configuration built above")
-    };
-    let parts = ImageParts {
-        platform: plan.platform,
-        tag,
-        entries: &plan.entries,
-        config: &config,
-    };
-    let sink = match output {
-        Output::Stdout => Sink::Stdout,
-        Output::Path(p) => Sink::File(p),
-    };
-    let result = match format {
-        PackFormat::Docker => {
-            stream::write_archive(&parts, ArchiveKind::Docker, compression, sink, progress)
-        }
-        PackFormat::Oci => {
-            stream::write_archive(&parts, ArchiveKind::Oci, compression, sink, progress)
-        }
-        PackFormat::OciDir => match output {
-            Output::Path(dir) => stream::write_oci_dir(&parts, compression, dir, progress),
-            Output::Stdout => {
-                return Err(PackError::BadOption(
-                    "--format oci-dir writes a directory: give it with -o DIR".into(),
-                ))
-            }
-        },
-    };
-    result.map_err(|e| match e {
-        StreamError::TargetNotEmpty(_) => PackError::BadOption(e.to_string()),
-        e => PackError::Stream(e),
-    })
+/// The image of `plan`. `progress` is told the bytes of file data hashed.
+pub fn image(plan: &Plan, progress: &dyn Progress) -> Result<Image> {
+    let bad = |e: crate::Error| PackError::BadOption(e.to_string());
+    // Build the config once first, so that a bad field is an error before any reading.
+    run_configuration_json(plan.platform, &plan.run, &crate::image::Digest::of(b""), plan.epoch)
+        .map_err(bad)?;
+    let layer = Layer::entries(plan.entries.clone(), progress)?;
+    let config = run_configuration_json(plan.platform, &plan.run, layer.diff_id(), plan.epoch)
+        .map_err(bad)?;
+    Image::new(config, vec![layer])
 }

@@ -1,28 +1,25 @@
 //! Registry push (issue #4): images and multi-platform indexes to any OCI distribution
 //! registry, with the credentials docker, crane and ko use.
 //!
-//! [`source`] reads what `smidge push` is given; [`manifest`] writes the manifests and
-//! the index in OCI or Docker media types; [`auth`] finds credentials; [`push()`] speaks the
-//! protocol (through the `oci-client` crate). Errors are [`RegistryError`], one line each.
+//! [`Registry`] is a [`crate::dest::Destination`]: [`crate::dest::write`] drives it like
+//! any other. [`auth`] finds credentials; errors are [`RegistryError`], one line each.
 //!
 //! ```no_run
-//! use smidge::registry::{push, PushImage, PushOptions};
+//! use smidge_image::registry::{PushOptions, Registry};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let images = smidge::registry::read_source("pause.tar.gz".as_ref())?;
-//! let pushed = push(&images, &"127.0.0.1:5000/smidge/pause".parse()?, &PushOptions::default())?;
-//! println!("127.0.0.1:5000/smidge/pause@{}", pushed.digest);
+//! let source = smidge_image::source::read_source("pause.tar.gz".as_ref())?;
+//! let reference = "127.0.0.1:5000/smidge/pause".parse()?;
+//! let mut registry = Registry::connect(&reference, &PushOptions::default())?;
+//! let top = smidge_image::dest::write(&source.set, &mut registry, &smidge_image::progress::NoProgress)?;
+//! println!("127.0.0.1:5000/smidge/pause@{}", top.digest);
 //! # Ok(())
 //! # }
 //! ```
 
 pub mod auth;
 pub mod error;
-pub mod manifest;
 pub mod push;
-pub mod source;
 
 pub use auth::Credentials;
 pub use error::RegistryError;
-pub use manifest::{Layer, MediaTypes, PushImage};
-pub use push::{push, PushOptions, Pushed, Retry};
-pub use source::read_source;
+pub use push::{is_local, PushOptions, Pushed, Registry, Retry};

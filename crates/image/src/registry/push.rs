@@ -5,8 +5,9 @@
 //!    does not answer (as Docker does for insecure registries);
 //! 2. authenticate: `oci-client` follows the `WWW-Authenticate` challenge, Basic or
 //!    Bearer (`realm`, `service`, scope `repository:<name>:pull,push`);
-//! 3. every blob (configs, then layers): `HEAD` first, and only when the registry does not
-//!    have it, a monolithic upload (`POST` → 202 + `Location`, `PUT ?digest=` → 201);
+//! 3. every blob (layers, then the config): `HEAD` first, and only when the registry does
+//!    not have it, a monolithic upload streamed from a file (`POST` → 202 + `Location`,
+//!    `PUT ?digest=` with the body → 201), its digest checked as it is read;
 //! 4. the manifests: one image's manifest `PUT` to the tag; for several images, each
 //!    manifest by digest, then the index to the tag. The tag moves last, so a push that
 //!    fails part way leaves the tag as it was.
@@ -25,10 +26,16 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, RegistryOperation};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use super::auth::{self, Credentials};
-use super::manifest::{index, MediaTypes, PushImage};
 use super::RegistryError;
-use crate::image::{Digest, Reference};
+use crate::codec::Compression;
+use crate::dest::Destination;
+use crate::image::document::{Descriptor, Document, Style};
+use crate::image::{Digest, Image, Layer, MediaTypes, Reference};
+use crate::progress::Progress;
 
 /// How often and how patiently to retry a request that failed for a reason that may
 /// pass: a connection error, 429 Too Many Requests, or a 5xx.
@@ -140,28 +147,374 @@ pub fn is_local(registry: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
-/// Pushes `images` (one: a manifest; several: one per platform and an index) to `target`.
-pub fn push(
-    images: &[PushImage],
-    target: &Reference,
-    options: &PushOptions,
-) -> Result<Pushed, RegistryError> {
-    assert!(!images.is_empty(), "a push holds at least one image");
-    let target = Target::new(target)?;
-    let certs = read_certs(&options.ca_certs)?;
-    let credentials = match &options.credentials {
-        Some(c) => Some(c.clone()),
-        None => auth::lookup(&target.registry)?,
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RegistryError::Protocol {
-            registry: target.registry.clone(),
-            repository: target.repository.clone(),
-            detail: format!("cannot start the I/O runtime: {e}"),
+/// A registry as a [`Destination`]: every blob is checked with `HEAD` and uploaded only
+/// when it is missing, streamed from its file (a stored blob, or a layer compressed into a
+/// temporary spool file first) with its digest verified as it goes; manifests go by
+/// digest and the tag moves last (the single image's manifest, or the index).
+pub struct Registry {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    target: Target,
+    tagged: oci_client::Reference,
+    media_types: MediaTypes,
+    has_credentials: bool,
+    retry: Retry,
+    done: Vec<Digest>,
+    pushed: Pushed,
+}
+
+/// Layers up to this size (uncompressed) are compressed in memory; larger ones into a
+/// temporary file, so memory stays flat whatever the image size.
+const IN_MEMORY_LAYER: u64 = 1 << 20;
+
+/// The piece of a blob read and sent at a time.
+const CHUNK: usize = 1 << 20;
+
+impl Registry {
+    /// Finds the credentials, chooses HTTPS or HTTP, and authenticates for a push to
+    /// `reference` (a tag, not a digest).
+    pub fn connect(reference: &Reference, options: &PushOptions) -> Result<Registry, RegistryError> {
+        let target = Target::new(reference)?;
+        let certs = read_certs(&options.ca_certs)?;
+        let credentials = match &options.credentials {
+            Some(c) => Some(c.clone()),
+            None => auth::lookup(&target.registry)?,
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Protocol {
+                registry: target.registry.clone(),
+                repository: target.repository.clone(),
+                detail: format!("cannot start the I/O runtime: {e}"),
+            })?;
+        let ctx = Ctx {
+            target: &target,
+            media_types: options.media_types,
+            has_credentials: credentials.is_some(),
+        };
+        let client = runtime.block_on(async {
+            let host = target.api_host();
+            let scheme = choose_scheme(&host, &ctx, &certs, options).await?;
+            let config = ClientConfig {
+                protocol: if scheme == "http" {
+                    ClientProtocol::Http
+                } else {
+                    ClientProtocol::Https
+                },
+                extra_root_certificates: certs
+                    .iter()
+                    .map(|pem| Certificate {
+                        encoding: CertificateEncoding::Pem,
+                        data: pem.clone(),
+                    })
+                    .collect(),
+                accept_invalid_certificates: options.insecure,
+                use_monolithic_push: true,
+                connect_timeout: Some(Duration::from_secs(10)),
+                read_timeout: Some(Duration::from_secs(120)),
+                user_agent: concat!("smidge/", env!("CARGO_PKG_VERSION")),
+                ..ClientConfig::default()
+            };
+            let client = Client::try_from(config).map_err(|e| RegistryError::Tls {
+                registry: target.registry.clone(),
+                detail: e.to_string(),
+                hint: "check --ca-cert",
+            })?;
+            let registry_auth = match &credentials {
+                Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
+                None => RegistryAuth::Anonymous,
+            };
+            let tagged = target.with_tag();
+            with_retry(options.retry, || {
+                client.auth(&tagged, &registry_auth, RegistryOperation::Push)
+            })
+            .await
+            .map_err(|e| classify(e, &ctx, Stage::Auth))?;
+            Ok::<_, RegistryError>(client)
         })?;
-    runtime.block_on(push_async(images, &target, options, certs, credentials))
+        Ok(Registry {
+            runtime,
+            client,
+            tagged: target.with_tag(),
+            has_credentials: ctx.has_credentials,
+            target,
+            media_types: options.media_types,
+            retry: options.retry,
+            done: Vec::new(),
+            pushed: Pushed {
+                digest: Digest::of(b""),
+                uploaded: 0,
+                uploaded_bytes: 0,
+                existing: 0,
+                manifests: 0,
+                stored_bytes: 0,
+            },
+        })
+    }
+
+    /// What the push did (complete after [`crate::dest::write`] returns).
+    pub fn pushed(&self) -> &Pushed {
+        &self.pushed
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            target: &self.target,
+            media_types: self.media_types,
+            has_credentials: self.has_credentials,
+        }
+    }
+
+    /// `HEAD`, then an upload of `blob` unless the registry has it.
+    fn put_blob(&mut self, digest: Digest, size: u64, blob: Upload<'_>, progress: &dyn Progress) -> Result<(), RegistryError> {
+        if self.done.contains(&digest) {
+            return Ok(());
+        }
+        self.done.push(digest);
+        self.pushed.stored_bytes += size;
+        let d = digest.to_string();
+        let (client, tagged, retry) = (&self.client, &self.tagged, self.retry);
+        let ctx = Ctx {
+            target: &self.target,
+            media_types: self.media_types,
+            has_credentials: self.has_credentials,
+        };
+        let exists = self
+            .runtime
+            .block_on(with_retry(retry, || client.blob_exists(tagged, &d)))
+            .map_err(|e| classify(e, &ctx, Stage::Blob))?;
+        if exists {
+            self.pushed.existing += 1;
+            return Ok(());
+        }
+        progress.start(&format!("blob {}", &d[..19]), size);
+        let sent = Arc::new(AtomicU64::new(0));
+        let upload = async {
+            match &blob {
+                Upload::Bytes(bytes) => {
+                    let data = bytes::Bytes::copy_from_slice(bytes);
+                    with_retry(retry, || client.push_blob(tagged, data.clone(), &d)).await
+                }
+                Upload::File(region) => {
+                    with_retry(retry, || {
+                        sent.store(0, Ordering::Relaxed);
+                        let stream = file_stream(region.clone(), digest, sent.clone());
+                        client.push_blob_stream(tagged, stream, &d, Some(size))
+                    })
+                    .await
+                }
+            }
+        };
+        // The upload and a ticker that tells `progress` how far it is, on one thread.
+        let result = self.runtime.block_on(async {
+            let mut upload = std::pin::pin!(upload);
+            let mut told = 0;
+            loop {
+                let tick = tokio::time::sleep(Duration::from_millis(100));
+                tokio::select! {
+                    r = &mut upload => {
+                        progress.advance(size.saturating_sub(told));
+                        break r;
+                    }
+                    () = tick => {
+                        let now = sent.load(Ordering::Relaxed).min(size);
+                        if now > told {
+                            progress.advance(now - told);
+                            told = now;
+                        }
+                    }
+                }
+            }
+        });
+        progress.finish();
+        result.map_err(|e| classify(e, &ctx, Stage::Blob))?;
+        self.pushed.uploaded += 1;
+        self.pushed.uploaded_bytes += size;
+        Ok(())
+    }
+
+    fn put_document(&mut self, reference: oci_client::Reference, doc: &Document) -> Result<(), RegistryError> {
+        let body = bytes::Bytes::from(doc.bytes.clone());
+        let (client, retry) = (&self.client, self.retry);
+        let media_type = doc.media_type;
+        self.runtime
+            .block_on(with_retry(retry, || {
+                client.push_manifest_raw(
+                    &reference,
+                    body.clone(),
+                    reqwest::header::HeaderValue::from_static(media_type),
+                )
+            }))
+            .map_err(|e| classify(e, &self.ctx(), Stage::Manifest))?;
+        self.pushed.manifests += 1;
+        self.pushed.stored_bytes += doc.bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// What an upload reads from.
+enum Upload<'a> {
+    Bytes(&'a [u8]),
+    File(FileRegion),
+}
+
+/// `size` bytes at `offset` of `path`.
+#[derive(Clone)]
+struct FileRegion {
+    path: PathBuf,
+    offset: u64,
+    size: u64,
+}
+
+/// The bytes of `region` as a stream of [`CHUNK`]s, hashed as they go: if they do not
+/// hash to `digest`, the stream ends in an error and the upload is abandoned.
+fn file_stream(
+    region: FileRegion,
+    digest: Digest,
+    sent: Arc<AtomicU64>,
+) -> impl futures_util::Stream<Item = oci_client::errors::Result<bytes::Bytes>> + Send + 'static {
+    use sha2::Digest as _;
+    enum State {
+        Start(FileRegion),
+        Reading(std::io::Take<std::fs::File>, sha2::Sha256),
+        Done,
+    }
+    let fail = |detail: String| OciDistributionError::GenericError(Some(detail));
+    futures_util::stream::unfold(State::Start(region.clone()), move |state| {
+        let sent = sent.clone();
+        let region = region.clone();
+        async move {
+            let (mut r, mut hash) = match state {
+                State::Done => return None,
+                State::Start(reg) => {
+                    use std::io::{Seek, SeekFrom};
+                    let opened = std::fs::File::open(&reg.path)
+                        .and_then(|mut f| f.seek(SeekFrom::Start(reg.offset)).map(|_| f));
+                    match opened {
+                        Ok(f) => (std::io::Read::take(f, reg.size), sha2::Sha256::new()),
+                        Err(e) => {
+                            return Some((
+                                Err(fail(format!("cannot read {}: {e}", reg.path.display()))),
+                                State::Done,
+                            ))
+                        }
+                    }
+                }
+                State::Reading(r, h) => (r, h),
+            };
+            let mut buf = vec![0u8; CHUNK];
+            let mut n = 0;
+            while n < CHUNK {
+                match std::io::Read::read(&mut r, &mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Some((
+                            Err(fail(format!("cannot read {}: {e}", region.path.display()))),
+                            State::Done,
+                        ))
+                    }
+                }
+            }
+            if n == 0 {
+                let got = Digest::from_bytes(hash.finalize().into());
+                if got != digest {
+                    return Some((
+                        Err(fail(format!(
+                            "{} does not match its digest {digest} (it changed, or the source is corrupt)",
+                            region.path.display()
+                        ))),
+                        State::Done,
+                    ));
+                }
+                return None;
+            }
+            buf.truncate(n);
+            hash.update(&buf);
+            sent.fetch_add(n as u64, Ordering::Relaxed);
+            Some((Ok(bytes::Bytes::from(buf)), State::Reading(r, hash)))
+        }
+    })
+}
+
+impl Destination for Registry {
+    fn style(&self) -> Style {
+        Style::registry(self.media_types)
+    }
+
+    /// A layer already compressed (gzip or zstd) in its source is pushed as it is; any
+    /// other is gzip-compressed by the one compressor every path uses, so the digest is
+    /// the one an OCI layout or archive of the same image gets.
+    fn put_layer(&mut self, layer: &Layer, progress: &dyn Progress) -> crate::Result<Descriptor> {
+        let style = self.style();
+        if let Some(b) = layer.stored_blob() {
+            if b.compression != Compression::None {
+                let region = FileRegion {
+                    path: b.path.clone(),
+                    offset: b.offset,
+                    size: b.size,
+                };
+                self.put_blob(b.digest, b.size, Upload::File(region), progress)?;
+                return Ok(Descriptor::new(style.media_types.layer(b.compression), b.digest, b.size));
+            }
+        }
+        let compression = Compression::Gzip;
+        let media_type = style.media_types.layer(compression);
+        if layer.tar_size().is_some_and(|s| s <= IN_MEMORY_LAYER) {
+            let mut bytes = Vec::new();
+            let (digest, size) = layer
+                .write_blob(compression, &mut bytes, &crate::progress::NoProgress)?
+                .expect("a Vec takes any write");
+            self.put_blob(digest, size, Upload::Bytes(&bytes), progress)?;
+            return Ok(Descriptor::new(media_type, digest, size));
+        }
+        let spool = tempfile::Builder::new()
+            .prefix("smidge-layer-")
+            .tempfile()
+            .map_err(crate::Error::write(std::env::temp_dir()))?;
+        let mut w = std::io::BufWriter::with_capacity(256 << 10, spool.as_file());
+        progress.start("compressing", layer.tar_size().unwrap_or(0));
+        let written = layer.write_blob(compression, &mut w, progress)?;
+        progress.finish();
+        let (digest, size) = written
+            .and_then(|r| std::io::Write::flush(&mut w).map(|()| r))
+            .map_err(crate::Error::write(spool.path()))?;
+        drop(w);
+        let region = FileRegion {
+            path: spool.path().to_path_buf(),
+            offset: 0,
+            size,
+        };
+        self.put_blob(digest, size, Upload::File(region), progress)?;
+        Ok(Descriptor::new(media_type, digest, size))
+    }
+
+    fn put_config(&mut self, image: &Image) -> crate::Result<Descriptor> {
+        let d = *image.config_digest();
+        let size = image.config().len() as u64;
+        self.put_blob(d, size, Upload::Bytes(image.config()), &crate::progress::NoProgress)?;
+        Ok(Descriptor::new(self.style().media_types.config(), d, size))
+    }
+
+    fn put_manifest(&mut self, manifest: &Document, _: &Image, top: bool) -> crate::Result<()> {
+        let reference = if top {
+            self.tagged.clone()
+        } else {
+            self.target.with_digest(&manifest.digest)
+        };
+        Ok(self.put_document(reference, manifest)?)
+    }
+
+    fn put_index(&mut self, index: &Document) -> crate::Result<()> {
+        Ok(self.put_document(self.tagged.clone(), index)?)
+    }
+
+    fn commit(&mut self, top: &Descriptor, _: &[Descriptor], _: &dyn Progress) -> crate::Result<()> {
+        self.pushed.digest = top.digest;
+        Ok(())
+    }
 }
 
 fn read_certs(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, RegistryError> {
@@ -200,140 +553,6 @@ enum Stage {
     Auth,
     Blob,
     Manifest,
-}
-
-async fn push_async(
-    images: &[PushImage],
-    target: &Target,
-    options: &PushOptions,
-    certs: Vec<Vec<u8>>,
-    credentials: Option<Credentials>,
-) -> Result<Pushed, RegistryError> {
-    let ctx = Ctx {
-        target,
-        media_types: options.media_types,
-        has_credentials: credentials.is_some(),
-    };
-    let host = target.api_host();
-    let scheme = choose_scheme(&host, &ctx, &certs, options).await?;
-    let config = ClientConfig {
-        protocol: if scheme == "http" {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        extra_root_certificates: certs
-            .iter()
-            .map(|pem| Certificate {
-                encoding: CertificateEncoding::Pem,
-                data: pem.clone(),
-            })
-            .collect(),
-        accept_invalid_certificates: options.insecure,
-        use_monolithic_push: true,
-        connect_timeout: Some(Duration::from_secs(10)),
-        read_timeout: Some(Duration::from_secs(120)),
-        user_agent: concat!("smidge/", env!("CARGO_PKG_VERSION")),
-        ..ClientConfig::default()
-    };
-    let client = Client::try_from(config).map_err(|e| RegistryError::Tls {
-        registry: target.registry.clone(),
-        detail: e.to_string(),
-        hint: "check --ca-cert",
-    })?;
-    let registry_auth = match &credentials {
-        Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-        None => RegistryAuth::Anonymous,
-    };
-    let tagged = target.with_tag();
-    let retry = options.retry;
-    with_retry(retry, || {
-        client.auth(&tagged, &registry_auth, RegistryOperation::Push)
-    })
-    .await
-    .map_err(|e| classify(e, &ctx, Stage::Auth))?;
-
-    // Blobs: configs and layers, each distinct digest once, HEAD before upload.
-    let mut pushed = Pushed {
-        digest: Digest::of(b""),
-        uploaded: 0,
-        uploaded_bytes: 0,
-        existing: 0,
-        manifests: 0,
-        stored_bytes: 0,
-    };
-    let mut done: Vec<Digest> = Vec::new();
-    for image in images {
-        let blobs = std::iter::once((&image.config_digest, &image.config))
-            .chain(image.layers.iter().map(|l| (&l.digest, &l.bytes)));
-        for (digest, bytes) in blobs {
-            if done.contains(digest) {
-                continue;
-            }
-            done.push(*digest);
-            pushed.stored_bytes += bytes.len() as u64;
-            let d = digest.to_string();
-            let exists = with_retry(retry, || client.blob_exists(&tagged, &d))
-                .await
-                .map_err(|e| classify(e, &ctx, Stage::Blob))?;
-            if exists {
-                pushed.existing += 1;
-                continue;
-            }
-            let data = bytes::Bytes::copy_from_slice(bytes);
-            with_retry(retry, || client.push_blob(&tagged, data.clone(), &d))
-                .await
-                .map_err(|e| classify(e, &ctx, Stage::Blob))?;
-            pushed.uploaded += 1;
-            pushed.uploaded_bytes += bytes.len() as u64;
-        }
-    }
-
-    // Manifests, then the index; the tag last.
-    let types = options.media_types;
-    let manifests: Vec<Vec<u8>> = images.iter().map(|i| i.manifest(types)).collect();
-    let put = |reference: oci_client::Reference, body: Vec<u8>, media_type: &'static str| {
-        let client = &client;
-        async move {
-            let body = bytes::Bytes::from(body);
-            with_retry(retry, || {
-                client.push_manifest_raw(
-                    &reference,
-                    body.clone(),
-                    reqwest::header::HeaderValue::from_static(media_type),
-                )
-            })
-            .await
-        }
-    };
-    let top = if let [one] = &manifests[..] {
-        put(tagged.clone(), one.clone(), types.manifest())
-            .await
-            .map_err(|e| classify(e, &ctx, Stage::Manifest))?;
-        pushed.manifests += 1;
-        pushed.stored_bytes += one.len() as u64;
-        Digest::of(one)
-    } else {
-        let mut entries = Vec::new();
-        for (image, m) in images.iter().zip(&manifests) {
-            let d = Digest::of(m);
-            put(target.with_digest(&d), m.clone(), types.manifest())
-                .await
-                .map_err(|e| classify(e, &ctx, Stage::Manifest))?;
-            pushed.manifests += 1;
-            pushed.stored_bytes += m.len() as u64;
-            entries.push((m.as_slice(), image.platform()));
-        }
-        let idx = index(&entries, types);
-        put(tagged.clone(), idx.clone(), types.index())
-            .await
-            .map_err(|e| classify(e, &ctx, Stage::Manifest))?;
-        pushed.manifests += 1;
-        pushed.stored_bytes += idx.len() as u64;
-        Digest::of(&idx)
-    };
-    pushed.digest = top;
-    Ok(pushed)
 }
 
 /// `GET /v2/` over HTTPS, or plain HTTP where that is allowed and HTTPS does not answer.

@@ -1,0 +1,353 @@
+//! One function per command: what the user asked for → an image set → [`deliver`].
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use smidge::image::{Image, ImageSet};
+use smidge::pack::{self as p, Owner, PackSpec, Source};
+use smidge::{elf, Platform, Program};
+use smidge_image::dest::output;
+
+use crate::bar::Bar;
+use crate::cli::{BuildArgs, Cli, Format, PackArgs};
+use crate::deliver::{deliver, lib};
+use crate::settings::{read_input, usage, Delivery, Settings, Usage};
+
+/// The platforms of a build command: `--platform`, or this machine's.
+fn platforms(build: &BuildArgs) -> Result<Vec<Platform>> {
+    match &build.platform {
+        Some(list) => Ok(list.0.clone()),
+        None => match Platform::host() {
+            Some(p) => Ok(vec![p]),
+            None => usage(format!(
+                "no default platform for this {} machine; pass --platform (e.g. linux/amd64)",
+                std::env::consts::ARCH
+            )),
+        },
+    }
+}
+
+/// Writes an ELF file (`--format elf`) where the settings say.
+fn write_elf(settings: &Settings, bytes: &[u8]) -> Result<()> {
+    let Delivery::Write { output, .. } = &settings.delivery else {
+        unreachable!("--push with --format elf is refused when resolving");
+    };
+    let target = match output {
+        Some(p) => output::Output::File(p.clone()),
+        None => output::Output::Stdout,
+    };
+    output::write_all(&target, bytes, 0o755).map_err(lib)
+}
+
+/// hello, pause, exit, serve: the payload for every platform, then the image set.
+pub fn build(program: Program, build: &BuildArgs, stdin_taken: Option<&str>) -> Result<()> {
+    let platforms = platforms(build)?;
+    let settings = Settings::resolve(&build.out, platforms.len(), stdin_taken)?;
+    let payloads = platforms
+        .iter()
+        .map(|&p| elf::build(&program, p, build.fit).map(|payload| (p, payload)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Usage(e.to_string()))?;
+    if build.out.format == Format::Elf {
+        return write_elf(&settings, &payloads[0].1.bytes);
+    }
+    let images = payloads
+        .iter()
+        .map(|(p, payload)| Image::of_program(*p, &program, &payload.bytes, settings.epoch))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(lib)?;
+    let set = ImageSet {
+        images,
+        annotations: settings.annotations.clone(),
+    };
+    deliver(&set, &settings.tag_or(program.name()), &settings)
+}
+
+/// The bytes `hello` prints.
+pub fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> Result<Vec<u8>> {
+    if let Some(file) = file {
+        return read_input(&file, "message file");
+    }
+    let mut bytes = if words.is_empty() {
+        b"Hello, world!".to_vec()
+    } else {
+        words.join(" ").into_bytes()
+    };
+    if !no_newline {
+        bytes.push(b'\n');
+    }
+    Ok(bytes)
+}
+
+/// `smidge wrap`: raw code under the smallest ELF header, then an image like the built-in
+/// programs'.
+pub fn wrap(code: Option<PathBuf>, entry: u64, bss: u64, print_base: bool, build: &BuildArgs) -> Result<()> {
+    let platform = match platforms(build)?[..] {
+        [p] => p,
+        _ => return usage("wrap makes one platform's file: give one --platform"),
+    };
+    if print_base {
+        println!("{:#x}", smidge::wrap::base(platform, build.fit));
+        return Ok(());
+    }
+    let settings = Settings::resolve(&build.out, 1, None)?;
+    let code_path = code.expect("clap requires CODE without --print-base");
+    let mut bytes = Vec::new();
+    let read = if code_path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(&code_path).and_then(|f| {
+            f.take(smidge::wrap::MAX_CODE as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+    };
+    if let Err(e) = read {
+        return usage(format!("cannot read `{}`: {e}", code_path.display()));
+    }
+    let Ok(entry) = usize::try_from(entry) else {
+        return usage(format!("--entry {entry} is too large"));
+    };
+    let wrapped = smidge::wrap::wrap(
+        &bytes,
+        platform,
+        build.fit,
+        smidge::wrap::WrapOptions { entry, bss },
+    )
+    .map_err(|e| Usage(e.to_string()))?;
+    if build.out.format == Format::Elf {
+        return write_elf(&settings, &wrapped.bytes);
+    }
+    let name = p::image_name(&code_path);
+    let image = Image::of_payload(platform, &name, &wrapped.bytes, settings.epoch, None).map_err(lib)?;
+    let set = ImageSet {
+        images: vec![image],
+        annotations: settings.annotations.clone(),
+    };
+    deliver(&set, &settings.tag_or(&name), &settings)
+}
+
+/// `smidge pack`: the arguments checked and turned into one [`PackSpec`] per platform,
+/// planned, then delivered.
+pub fn pack(args: &PackArgs) -> Result<()> {
+    let words = |flag: &str, s: &str| p::parse_words(s).map_err(|e| Usage(format!("--{flag}: {e}")));
+    let pairs = |flag: &str, list: &[String]| -> Result<Vec<(String, String)>> {
+        list.iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => usage(format!("--{flag} `{kv}`: expected KEY=VALUE")),
+            })
+            .collect()
+    };
+    if args.out.format == Format::Elf {
+        return usage("pack makes an image; --format elf is for the built-in programs and wrap");
+    }
+    // Platforms: none or one plain `P` (the files are the PATHs), or `P=PATH` each.
+    let per_platform: Vec<(Platform, PathBuf)> = args
+        .platform
+        .iter()
+        .filter_map(|pp| pp.path.clone().map(|path| (pp.platform, path)))
+        .collect();
+    let plain: Vec<Platform> = args
+        .platform
+        .iter()
+        .filter(|pp| pp.path.is_none())
+        .map(|pp| pp.platform)
+        .collect();
+    if !per_platform.is_empty() && !plain.is_empty() {
+        return usage("--platform: give every platform its file (PLATFORM=PATH), or one PLATFORM for the PATHs");
+    }
+    if plain.len() > 1 {
+        return usage("--platform: several platforms need a file each: --platform linux/amd64=PATH --platform linux/arm64=PATH");
+    }
+    if !per_platform.is_empty() && !args.paths.is_empty() {
+        return usage("--platform PLATFORM=PATH names each platform's file; give no PATH besides (use --add for shared files)");
+    }
+    for (i, (platform, _)) in per_platform.iter().enumerate() {
+        if per_platform[..i].iter().any(|(q, _)| q == platform) {
+            return usage(format!("--platform {platform} is given twice"));
+        }
+    }
+    let images_count = per_platform.len().max(1);
+    let settings = Settings::resolve(&args.out, images_count, None)?;
+
+    let mut sources = Vec::new();
+    let dest_paths: Vec<&PathBuf> = if per_platform.is_empty() {
+        args.paths.iter().collect()
+    } else {
+        vec![&per_platform[0].1]
+    };
+    if args.dest.is_some() && dest_paths.len() != 1 {
+        return usage("--dest places one PATH; for several, use --add SRC:DEST");
+    }
+    for path in &args.paths {
+        sources.push(Source {
+            src: path.clone(),
+            dest: args.dest.clone(),
+        });
+    }
+    for add in &args.add {
+        match add.rsplit_once(':') {
+            Some((src, dest)) if !src.is_empty() && !dest.is_empty() => sources.push(Source {
+                src: PathBuf::from(src),
+                dest: Some(dest.to_string()),
+            }),
+            _ => return usage(format!("--add `{add}`: expected SRC:DEST")),
+        }
+    }
+    let mut spec = PackSpec {
+        sources,
+        platform: plain.first().copied(),
+        allow_dynamic: args.allow_dynamic,
+        strip: args.strip,
+        epoch: settings.epoch,
+        ..Default::default()
+    };
+    match args.entrypoint.as_deref() {
+        Some(e) if e.trim().is_empty() => spec.no_entrypoint = true,
+        Some(e) => spec.run.entrypoint = Some(words("entrypoint", e)?),
+        None => {}
+    }
+    if let Some(c) = &args.cmd {
+        spec.run.cmd = Some(words("cmd", c)?);
+    }
+    spec.run.env = pairs("env", &args.env)?
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    spec.run.labels = pairs("label", &args.label)?;
+    spec.run.working_dir = args.workdir.clone();
+    if let Some(u) = &args.user {
+        if u.is_empty() || u.contains(char::is_whitespace) || u.split(':').count() > 2 {
+            return usage(format!("--user `{u}`: expected UID[:GID] or a name"));
+        }
+        spec.run.user = Some(u.clone());
+    }
+    for port in &args.expose {
+        spec.run.exposed_ports.push(
+            smidge::image::config::exposed_port(port).map_err(|e| Usage(format!("--expose {e}")))?,
+        );
+    }
+    if let Some(sig) = &args.stop_signal {
+        spec.run.stop_signal = Some(
+            smidge::image::config::stop_signal(sig).map_err(|e| Usage(format!("--stop-signal {e}")))?,
+        );
+    }
+    spec.owner = if args.keep_owner {
+        Owner::Keep
+    } else if let Some(o) = &args.chown {
+        match o.split_once(':').map(|(u, g)| (u.parse(), g.parse())) {
+            Some((Ok(u), Ok(g))) => Owner::Set(u, g),
+            _ => return usage(format!("--chown `{o}`: expected UID:GID (numbers)")),
+        }
+    } else {
+        Owner::Root
+    };
+
+    // One spec per platform: the same options, each with its own file.
+    let specs: Vec<PackSpec> = if per_platform.is_empty() {
+        vec![spec]
+    } else {
+        per_platform
+            .iter()
+            .map(|(platform, path)| {
+                let mut s = spec.clone();
+                s.platform = Some(*platform);
+                s.sources.insert(
+                    0,
+                    Source {
+                        src: path.clone(),
+                        dest: args.dest.clone(),
+                    },
+                );
+                s
+            })
+            .collect()
+    };
+    let plans = specs
+        .iter()
+        .map(|s| p::plan(s).map_err(|e| lib(e.into())))
+        .collect::<Result<Vec<_>>>()?;
+    if settings_wants_zstd_docker(&settings) {
+        eprintln!(
+            "smidge: warning: Docker 20.10's `docker load` cannot read a zstd-compressed archive; use --compression gzip for it"
+        );
+    }
+    let bar = Bar::new();
+    let mut images = Vec::new();
+    for plan in &plans {
+        smidge_image::progress::Progress::start(&bar, "reading", smidge_image::codec::tar::data_size(&plan.entries));
+        images.push(p::image(plan, &bar).map_err(lib)?);
+        bar.done();
+    }
+    let tag = match &settings.tag {
+        Some(t) => t.clone(),
+        None => {
+            let first = dest_paths
+                .first()
+                .map(|p| (*p).clone())
+                .or_else(|| specs[0].sources.first().map(|s| s.src.clone()))
+                .unwrap_or_default();
+            let first = std::fs::canonicalize(&first).unwrap_or(first);
+            settings.tag_or(&p::image_name(&first))
+        }
+    };
+    let set = ImageSet {
+        images,
+        annotations: settings.annotations.clone(),
+    };
+    deliver(&set, &tag, &settings)
+}
+
+fn settings_wants_zstd_docker(settings: &Settings) -> bool {
+    matches!(
+        settings.delivery,
+        Delivery::Write {
+            format: Format::Docker,
+            compression: smidge_image::codec::Compression::Zstd,
+            ..
+        }
+    )
+}
+
+/// `smidge push SOURCE REF`.
+pub fn push(source: &Path, reference: &smidge::image::Reference, registry: &crate::cli::RegistryArgs) -> Result<()> {
+    let options = crate::settings::push_options(registry)?;
+    let source = smidge_image::source::read_source(source).map_err(lib)?;
+    let settings = Settings {
+        tag: None,
+        delivery: Delivery::Push {
+            reference: reference.clone(),
+            options,
+        },
+        annotations: Default::default(),
+        epoch: None,
+    };
+    deliver(&source.set, reference, &settings)
+}
+
+/// `smidge completions SHELL`.
+pub fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "smidge", &mut out);
+    write_stdout(&out)
+}
+
+/// `smidge man`.
+pub fn man() -> Result<()> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .context("cannot render the manual page")?;
+    write_stdout(&out)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}

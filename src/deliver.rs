@@ -1,0 +1,94 @@
+//! The one way an image leaves smidge: an [`ImageSet`] and its [`Settings`] → the
+//! destination (docker tar, OCI tar, OCI directory, registry), with a progress bar on a
+//! terminal and, for a push, `REF@sha256:…` on stdout.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use smidge::image::{ImageSet, Reference};
+use smidge_image::dest::docker::{DockerArchive, Wrapping};
+use smidge_image::dest::oci::{LayoutNames, OciArchive, OciDir};
+use smidge_image::dest::{self, Destination, Output, Sink};
+use smidge_image::registry::Registry;
+
+use crate::bar::Bar;
+use crate::cli::Format;
+use crate::settings::{usage, Delivery, Settings};
+
+/// Writes or pushes `set`, tagged `tag` (`-t`, or the default for this command).
+pub fn deliver(set: &ImageSet, tag: &Reference, settings: &Settings) -> Result<()> {
+    let bar = Bar::new();
+    match &settings.delivery {
+        Delivery::Push { reference, options } => {
+            let mut registry = Registry::connect(reference, options).map_err(|e| lib(e.into()))?;
+            dest::write(set, &mut registry, &bar).map_err(lib)?;
+            bar.done();
+            let pushed = registry.pushed();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{reference}@{}", pushed.digest)
+                .and_then(|()| out.flush())
+                .context("cannot write to stdout")?;
+            eprintln!(
+                "smidge: pushed {reference}@{}: {} blob{} uploaded ({} B), {} already there, {} manifest{}; the registry stores {} B for it",
+                pushed.digest,
+                pushed.uploaded,
+                if pushed.uploaded == 1 { "" } else { "s" },
+                pushed.uploaded_bytes,
+                pushed.existing,
+                pushed.manifests,
+                if pushed.manifests == 1 { "" } else { "s" },
+                pushed.stored_bytes,
+            );
+            Ok(())
+        }
+        Delivery::Write {
+            format,
+            output,
+            compression,
+            shell_line,
+            platform_tags,
+        } => {
+            let target = match output {
+                Some(p) => Output::File(p.clone()),
+                None => Output::Stdout,
+            };
+            let names = || LayoutNames::new(tag, *platform_tags);
+            let mut destination: Box<dyn Destination> = match format {
+                Format::Docker => Box::new(DockerArchive::new(
+                    Sink::open(&target, 0o644).map_err(lib)?,
+                    Wrapping {
+                        compression: *compression,
+                        shell_line: *shell_line,
+                    },
+                    tag,
+                )),
+                Format::Oci => Box::new(OciArchive::new(
+                    Sink::open(&target, 0o644).map_err(lib)?,
+                    *compression,
+                    names(),
+                )),
+                Format::OciDir => {
+                    let Some(dir) = output else {
+                        return usage("--format oci-dir writes a directory: give it with -o DIR");
+                    };
+                    Box::new(OciDir::new(dir, *compression, names()).map_err(lib)?)
+                }
+                Format::Elf => unreachable!("the payload is written before any image is made"),
+            };
+            let result = dest::write(set, destination.as_mut(), &bar);
+            bar.done();
+            result.map_err(lib)?;
+            Ok(())
+        }
+    }
+}
+
+/// A library error: exit 2 when the input was wrong, 1 when the work failed; the flag to
+/// type is added where the library states the fact.
+pub fn lib(e: smidge_image::Error) -> anyhow::Error {
+    if e.is_usage() {
+        crate::settings::Usage(e.to_string()).into()
+    } else {
+        e.into()
+    }
+}
