@@ -82,7 +82,13 @@ pub fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> R
 
 /// `smidge wrap`: raw code under the smallest ELF header, then an image like the built-in
 /// programs'.
-pub fn wrap(code: Option<PathBuf>, entry: u64, bss: u64, print_base: bool, build: &BuildArgs) -> Result<()> {
+pub fn wrap(
+    code: Option<PathBuf>,
+    entry: u64,
+    bss: u64,
+    print_base: bool,
+    build: &BuildArgs,
+) -> Result<()> {
     let platform = match platforms(build)?[..] {
         [p] => p,
         _ => return usage("wrap makes one platform's file: give one --platform"),
@@ -119,7 +125,8 @@ pub fn wrap(code: Option<PathBuf>, entry: u64, bss: u64, print_base: bool, build
         return write_elf(&settings, &wrapped.bytes);
     }
     let name = p::image_name(&code_path);
-    let image = Image::of_payload(platform, &name, &wrapped.bytes, settings.epoch, None).map_err(lib)?;
+    let image =
+        Image::of_payload(platform, &name, &wrapped.bytes, settings.epoch, None).map_err(lib)?;
     let set = ImageSet {
         images: vec![image],
         annotations: settings.annotations.clone(),
@@ -130,7 +137,8 @@ pub fn wrap(code: Option<PathBuf>, entry: u64, bss: u64, print_base: bool, build
 /// `smidge pack`: the arguments checked and turned into one [`PackSpec`] per platform,
 /// planned, then delivered.
 pub fn pack(args: &PackArgs) -> Result<()> {
-    let words = |flag: &str, s: &str| p::parse_words(s).map_err(|e| Usage(format!("--{flag}: {e}")));
+    let words =
+        |flag: &str, s: &str| p::parse_words(s).map_err(|e| Usage(format!("--{flag}: {e}")));
     let pairs = |flag: &str, list: &[String]| -> Result<Vec<(String, String)>> {
         list.iter()
             .map(|kv| match kv.split_once('=') {
@@ -225,12 +233,14 @@ pub fn pack(args: &PackArgs) -> Result<()> {
     }
     for port in &args.expose {
         spec.run.exposed_ports.push(
-            smidge::image::config::exposed_port(port).map_err(|e| Usage(format!("--expose {e}")))?,
+            smidge::image::config::exposed_port(port)
+                .map_err(|e| Usage(format!("--expose {e}")))?,
         );
     }
     if let Some(sig) = &args.stop_signal {
         spec.run.stop_signal = Some(
-            smidge::image::config::stop_signal(sig).map_err(|e| Usage(format!("--stop-signal {e}")))?,
+            smidge::image::config::stop_signal(sig)
+                .map_err(|e| Usage(format!("--stop-signal {e}")))?,
         );
     }
     spec.owner = if args.keep_owner {
@@ -276,7 +286,11 @@ pub fn pack(args: &PackArgs) -> Result<()> {
     let bar = Bar::new();
     let mut images = Vec::new();
     for plan in &plans {
-        smidge_image::progress::Progress::start(&bar, "reading", smidge_image::codec::tar::data_size(&plan.entries));
+        smidge_image::progress::Progress::start(
+            &bar,
+            "reading",
+            smidge_image::codec::tar::data_size(&plan.entries),
+        );
         images.push(p::image(plan, &bar).map_err(lib)?);
         bar.done();
     }
@@ -311,7 +325,11 @@ fn settings_wants_zstd_docker(settings: &Settings) -> bool {
 }
 
 /// `smidge push SOURCE REF`.
-pub fn push(source: &Path, reference: &smidge::image::Reference, registry: &crate::cli::RegistryArgs) -> Result<()> {
+pub fn push(
+    source: &Path,
+    reference: &smidge::image::Reference,
+    registry: &crate::cli::RegistryArgs,
+) -> Result<()> {
     let options = crate::settings::push_options(registry)?;
     let source = smidge_image::source::read_source(source).map_err(lib)?;
     let settings = Settings {

@@ -67,11 +67,19 @@ pub struct Settings {
 impl Settings {
     /// Resolves `out`. `platforms` is how many images will be made; `stdin_taken` names
     /// the flag that already reads stdin (the password must not also come from there).
-    pub fn resolve(out: &OutputArgs, platforms: usize, stdin_taken: Option<&str>) -> Result<Settings> {
+    pub fn resolve(
+        out: &OutputArgs,
+        platforms: usize,
+        stdin_taken: Option<&str>,
+    ) -> Result<Settings> {
         if let (Some(flag), true) = (stdin_taken, out.registry.password_stdin) {
             return usage(format!(
                 "{flag} - and --password-stdin both read stdin: put the {} in a file",
-                if flag == "--body-file" { "body" } else { "message" }
+                if flag == "--body-file" {
+                    "body"
+                } else {
+                    "message"
+                }
             ));
         }
         let epoch = source_date_epoch()?;
@@ -93,10 +101,16 @@ impl Settings {
             Some(_) if out.format == Format::Elf => {
                 return usage("--push sends an image; --format elf makes a file (leave one out)")
             }
-            Some(reference) => Delivery::Push {
-                reference: reference.clone(),
-                options: push_options(&out.registry)?,
-            },
+            Some(reference) => {
+                let mut options = push_options(&out.registry)?;
+                if let Some(c) = out.compression {
+                    options.layer_compression = compression_of(c);
+                }
+                Delivery::Push {
+                    reference: reference.clone(),
+                    options,
+                }
+            }
             None => {
                 if platforms > 1 && matches!(out.format, Format::Docker | Format::Elf) {
                     return usage(format!(
@@ -105,7 +119,9 @@ impl Settings {
                     ));
                 }
                 if out.base64 && out.format != Format::Docker {
-                    return usage("--base64 makes a `docker load` command, so it needs --format docker");
+                    return usage(
+                        "--base64 makes a `docker load` command, so it needs --format docker",
+                    );
                 }
                 let output = match &out.output {
                     Some(p) if p == Path::new("-") => None,
@@ -169,11 +185,7 @@ impl Settings {
 /// The compression: `--compression`, else what the output's name says, else gzip; a name
 /// that says otherwise than `--compression` is refused (issue #16).
 fn compression(out: &OutputArgs, output: Option<&Path>) -> Result<Compression> {
-    let asked = out.compression.map(|c| match c {
-        CompressionArg::Gzip => Compression::Gzip,
-        CompressionArg::Zstd => Compression::Zstd,
-        CompressionArg::None => Compression::None,
-    });
+    let asked = out.compression.map(compression_of);
     // A layout directory's name says nothing about its blobs.
     let named = match out.format {
         Format::Docker | Format::Oci => output.and_then(Compression::from_file_name),
@@ -192,6 +204,14 @@ fn compression(out: &OutputArgs, output: Option<&Path>) -> Result<Compression> {
         (Some(a), _) => Ok(a),
         (None, Some(n)) => Ok(n),
         (None, None) => Ok(Compression::Gzip),
+    }
+}
+
+fn compression_of(c: CompressionArg) -> Compression {
+    match c {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::Zstd => Compression::Zstd,
+        CompressionArg::None => Compression::None,
     }
 }
 

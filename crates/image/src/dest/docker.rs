@@ -205,3 +205,161 @@ fn compressed<W: Write>(
     }
     Ok(c.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dest::{write, Output};
+    use crate::image::{Digest, ImageSet};
+    use crate::progress::NoProgress;
+    use smidge_elf::Platform;
+    use std::io::Read;
+
+    fn sample() -> (ImageSet, Reference) {
+        (
+            ImageSet::new(vec![Image::of_payload(
+                Platform::Amd64,
+                "hello",
+                b"12345678",
+                None,
+                None,
+            )
+            .unwrap()]),
+            "smidge/t:latest".parse().unwrap(),
+        )
+    }
+
+    /// The archive bytes, written through a file as the binary does.
+    pub(crate) fn archive(set: &ImageSet, tag: &Reference, wrapping: Wrapping) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        let sink = Sink::open(&Output::File(p.clone()), 0o644).unwrap();
+        write(
+            set,
+            &mut DockerArchive::new(sink, wrapping, tag),
+            &NoProgress,
+        )
+        .unwrap();
+        std::fs::read(p).unwrap()
+    }
+
+    fn plain() -> Wrapping {
+        Wrapping {
+            compression: Compression::None,
+            shell_line: false,
+        }
+    }
+
+    fn gzip() -> Wrapping {
+        Wrapping {
+            compression: Compression::Gzip,
+            shell_line: false,
+        }
+    }
+
+    /// Any change to a byte of the archive shows here. If it is intended, check that
+    /// `docker load` and `podman load` still accept the result and update the pins and the
+    /// sizes.
+    #[test]
+    fn golden_bytes() {
+        let (set, tag) = sample();
+        let plain = archive(&set, &tag, plain());
+        let gz = archive(&set, &tag, gzip());
+        assert_eq!(
+            (plain.len(), Digest::of(&plain).to_string()),
+            (
+                3584,
+                "sha256:fc29d3eabdbe60501fcc1eff95bb0cc7e3319e99715570a5b734bc17ed0dbd2a"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            (gz.len(), Digest::of(&gz).to_string()),
+            (
+                301,
+                "sha256:5f50137a3bda7223730362dd992600698beefcce22263bacea052698ac62bce4"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            String::from_utf8(manifest_json(&tag.repo_tag(), 1)).unwrap(),
+            r#"[{"Config":"c","RepoTags":["smidge/t:latest"],"Layers":["l"]}]"#
+        );
+        let line = archive(
+            &set,
+            &tag,
+            Wrapping {
+                compression: Compression::Gzip,
+                shell_line: true,
+            },
+        );
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&gz);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            format!("echo {b64} | base64 -d | docker load\n")
+        );
+    }
+
+    #[test]
+    fn reads_back_with_a_real_tar_reader() {
+        let (set, tag) = sample();
+        let gz = archive(&set, &tag, gzip());
+        let mut plain = vec![];
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, archive(&set, &tag, super::tests::plain()));
+        let mut members = vec![];
+        for e in ::tar::Archive::new(&plain[..]).entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = vec![];
+            e.read_to_end(&mut data).unwrap();
+            members.push((e.path().unwrap().display().to_string(), data));
+        }
+        let names: Vec<_> = members.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["manifest.json", "c", "l"]);
+        let img = &set.images[0];
+        assert_eq!(members[1].1, img.config());
+        assert_eq!(Digest::of(&members[2].1), *img.layers()[0].diff_id());
+        let mut layer = ::tar::Archive::new(&members[2].1[..]);
+        let mut files = vec![];
+        for e in layer.entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = vec![];
+            e.read_to_end(&mut data).unwrap();
+            let h = e.header();
+            assert!(h.entry_type().is_file());
+            files.push((
+                h.path().unwrap().display().to_string(),
+                h.mode().unwrap(),
+                h.size().unwrap(),
+                data,
+            ));
+        }
+        assert_eq!(files, [("hello".into(), 0o755, 8, b"12345678".to_vec())]);
+    }
+
+    #[test]
+    fn one_platform_only() {
+        let (mut set, tag) = sample();
+        set.images
+            .push(Image::of_payload(Platform::I386, "hello", b"1", None, None).unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        let sink = Sink::open(&Output::File(p.clone()), 0o644).unwrap();
+        let e = write(
+            &set,
+            &mut DockerArchive::new(sink, gzip(), &tag),
+            &NoProgress,
+        )
+        .unwrap_err();
+        assert!(e.is_usage(), "{e}");
+        assert!(!p.exists(), "no file");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "no temporary file"
+        );
+    }
+}

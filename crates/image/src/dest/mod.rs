@@ -55,7 +55,11 @@ pub trait Destination {
 
 /// Writes `set` to `dest` and returns the descriptor of what the reference now names (the
 /// manifest of a single image, or the index).
-pub fn write(set: &ImageSet, dest: &mut dyn Destination, progress: &dyn Progress) -> Result<Descriptor> {
+pub fn write(
+    set: &ImageSet,
+    dest: &mut dyn Destination,
+    progress: &dyn Progress,
+) -> Result<Descriptor> {
     if set.images.is_empty() {
         return Err(Error::Unsupported("no image to write".into()));
     }

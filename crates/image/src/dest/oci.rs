@@ -118,8 +118,10 @@ impl Destination for OciArchive {
     }
 
     fn put_config(&mut self, image: &Image) -> Result<Descriptor> {
-        self.pending
-            .insert(0, Blob::Bytes(*image.config_digest(), image.config().to_vec()));
+        self.pending.insert(
+            0,
+            Blob::Bytes(*image.config_digest(), image.config().to_vec()),
+        );
         Ok(config_descriptor(Style::LAYOUT, image))
     }
 
@@ -131,11 +133,17 @@ impl Destination for OciArchive {
     }
 
     fn put_index(&mut self, index: &Document) -> Result<()> {
-        self.blobs.push(Blob::Bytes(index.digest, index.bytes.clone()));
+        self.blobs
+            .push(Blob::Bytes(index.digest, index.bytes.clone()));
         Ok(())
     }
 
-    fn commit(&mut self, top: &Descriptor, manifests: &[Descriptor], progress: &dyn Progress) -> Result<()> {
+    fn commit(
+        &mut self,
+        top: &Descriptor,
+        manifests: &[Descriptor],
+        progress: &dyn Progress,
+    ) -> Result<()> {
         let sink = self.sink.take().expect("committed once");
         let index = self.names.index_json(top, manifests);
         let blobs = std::mem::take(&mut self.blobs);
@@ -265,7 +273,12 @@ impl Destination for OciDir {
         self.put_file(&blob_path(&index.digest), &index.bytes)
     }
 
-    fn commit(&mut self, top: &Descriptor, manifests: &[Descriptor], _: &dyn Progress) -> Result<()> {
+    fn commit(
+        &mut self,
+        top: &Descriptor,
+        manifests: &[Descriptor],
+        _: &dyn Progress,
+    ) -> Result<()> {
         self.put_file("oci-layout", OCI_LAYOUT)?;
         self.put_file("index.json", &self.names.index_json(top, manifests))?;
         let werr = Error::write(&self.dir);
@@ -277,5 +290,135 @@ impl Destination for OciDir {
             let _ = fs::remove_dir_all(&tmp);
             werr(e)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dest::{write, Output};
+    use crate::image::ImageSet;
+    use crate::progress::NoProgress;
+    use smidge_elf::Platform;
+    use std::io::Read;
+
+    fn set(platforms: &[Platform]) -> (ImageSet, Reference) {
+        (
+            ImageSet::new(
+                platforms
+                    .iter()
+                    .map(|&p| Image::of_payload(p, "hello", b"12345678", None, None).unwrap())
+                    .collect(),
+            ),
+            "smidge/t:latest".parse().unwrap(),
+        )
+    }
+
+    fn archive(set: &ImageSet, tag: &Reference, c: Compression) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        let sink = Sink::open(&Output::File(p.clone()), 0o644).unwrap();
+        write(
+            set,
+            &mut OciArchive::new(sink, c, LayoutNames::new(tag, false)),
+            &NoProgress,
+        )
+        .unwrap();
+        std::fs::read(p).unwrap()
+    }
+
+    #[test]
+    fn archive_holds_the_layout() {
+        let (s, tag) = set(&[Platform::Amd64]);
+        let gz = archive(&s, &tag, Compression::Gzip);
+        assert_eq!(gz, archive(&s, &tag, Compression::Gzip));
+        let mut plain = vec![];
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(plain, archive(&s, &tag, Compression::None));
+        let mut ar = ::tar::Archive::new(&plain[..]);
+        let mut names = vec![];
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            assert_eq!(e.header().mode().unwrap(), 0o644);
+            let mut data = vec![];
+            e.read_to_end(&mut data).unwrap();
+            if let Some(hex) = name.strip_prefix("blobs/sha256/") {
+                assert_eq!(Digest::of(&data).hex(), hex);
+            }
+            names.push(name);
+        }
+        assert_eq!(names[..2], ["oci-layout", "index.json"]);
+        assert_eq!(names.len(), 5);
+        let layer = format!("blobs/sha256/{}", s.images[0].layers()[0].diff_id().hex());
+        assert!(names.contains(&layer), "layer stored uncompressed");
+    }
+
+    #[test]
+    fn dir_is_written_whole_and_never_over_something() {
+        let (s, tag) = set(&[Platform::Amd64]);
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("layout");
+        let write_dir = |dir: &Path, c| {
+            let mut d = OciDir::new(dir, c, LayoutNames::new(&tag, false))?;
+            write(&s, &mut d, &NoProgress)
+        };
+        write_dir(&dir, Compression::Gzip).unwrap();
+        assert_eq!(fs::read(dir.join("oci-layout")).unwrap(), OCI_LAYOUT);
+        let index: oci_spec::image::ImageIndex =
+            serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let m = &index.manifests()[0];
+        let manifest: oci_spec::image::ImageManifest = serde_json::from_slice(
+            &fs::read(dir.join("blobs/sha256").join(m.digest().digest())).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.layers()[0].media_type(),
+            &oci_spec::image::MediaType::ImageLayerGzip
+        );
+        assert_eq!(fs::read_dir(dir.join("blobs/sha256")).unwrap().count(), 3);
+        assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 1);
+        assert!(matches!(
+            write_dir(&dir, Compression::Gzip),
+            Err(Error::TargetNotEmpty(_))
+        ));
+        let file = parent.path().join("f");
+        fs::write(&file, b"").unwrap();
+        assert!(matches!(
+            write_dir(&file, Compression::None),
+            Err(Error::TargetNotEmpty(_))
+        ));
+        let empty = parent.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        write_dir(&empty, Compression::Zstd).unwrap();
+        assert!(empty.join("index.json").is_file());
+        assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 3);
+    }
+
+    /// issue #10: index.json holds one descriptor, the index for several platforms;
+    /// per-platform names only when asked.
+    #[test]
+    fn multi_platform_index_json_has_one_descriptor() {
+        let (s, tag) = set(&[Platform::Amd64, Platform::Arm64]);
+        for tags in [false, true] {
+            let parent = tempfile::tempdir().unwrap();
+            let dir = parent.path().join("l");
+            let mut d = OciDir::new(&dir, Compression::Gzip, LayoutNames::new(&tag, tags)).unwrap();
+            let top = write(&s, &mut d, &NoProgress).unwrap();
+            let index: serde_json::Value =
+                serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+            let ms = index["manifests"].as_array().unwrap();
+            assert_eq!(ms.len(), if tags { 3 } else { 1 });
+            assert_eq!(ms[0]["digest"], top.digest.to_string());
+            assert_eq!(ms[0]["mediaType"], crate::image::media::OCI_INDEX);
+            if tags {
+                assert_eq!(
+                    ms[2]["annotations"]["org.opencontainers.image.ref.name"],
+                    "latest-arm64-v8"
+                );
+            }
+        }
     }
 }

@@ -58,13 +58,15 @@ impl Sink {
         let kind = match output {
             Output::Stdout => Kind::Stdout(io::BufWriter::with_capacity(BUF, io::stdout().lock())),
             Output::File(path) => match fs::metadata(path) {
-                Ok(m) if !m.is_file() && !m.is_dir() => Kind::InPlace(io::BufWriter::with_capacity(
-                    BUF,
-                    fs::OpenOptions::new()
-                        .write(true)
-                        .open(path)
-                        .map_err(Error::write(path))?,
-                )),
+                Ok(m) if !m.is_file() && !m.is_dir() => {
+                    Kind::InPlace(io::BufWriter::with_capacity(
+                        BUF,
+                        fs::OpenOptions::new()
+                            .write(true)
+                            .open(path)
+                            .map_err(Error::write(path))?,
+                    ))
+                }
                 _ => {
                     // A symlink is followed, so the link itself stays.
                     let target = match fs::symlink_metadata(path) {
@@ -96,7 +98,9 @@ impl Sink {
             Kind::Stdout(mut w) => w.flush().map_err(err),
             Kind::InPlace(mut w) => w.flush().map_err(err),
             Kind::Temp(w, target) => {
-                let tmp = w.into_inner().map_err(|e| Error::write(&self.name)(e.into_error()))?;
+                let tmp = w
+                    .into_inner()
+                    .map_err(|e| Error::write(&self.name)(e.into_error()))?;
                 tmp.as_file()
                     .set_permissions(fs::Permissions::from_mode(self.mode))
                     .and_then(|()| tmp.as_file().sync_all())

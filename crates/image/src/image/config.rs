@@ -1,63 +1,30 @@
 //! The image configuration (OCI image-spec `config.md`; also what Docker reads as the
-//! "image JSON").
+//! "image JSON"), built in one place for the built-in programs and for `pack`.
 //!
-//! We use `oci_spec::image::ImageConfiguration`: with only the fields we set it serializes
-//! to exactly the compact JSON we want (every optional field is skipped when `None`, field
-//! order is the struct's), so no hand-made struct is needed. What we set:
+//! Small serde structs in `oci_spec`'s field order (which is the spec's), not
+//! `oci_spec::image::ImageConfiguration` itself: its `Labels` are a `HashMap`, which
+//! serializes in an order that changes from run to run, and the bytes must not (the
+//! config's digest is the image ID). Every field is OPTIONAL and left out when empty,
+//! except:
 //!
 //! - `created` — OPTIONAL; only when `SOURCE_DATE_EPOCH` is given, so the bytes do not
 //!   change between runs.
 //! - `architecture`, `os` — REQUIRED; `variant` when the platform has one.
-//! - `config.Entrypoint` — the one file of the layer.
 //! - `rootfs` — REQUIRED: `type` "layers" and the `diff_ids` (sha256 of each *uncompressed*
 //!   layer tar, which Docker verifies).
+//!
+//! `config` holds, in this order: `User`, `ExposedPorts` (a map of `port/proto` to `{}`),
+//! `Env`, `Entrypoint`, `Cmd`, `WorkingDir`, `Labels` (sorted by key), `StopSignal`.
 
-use oci_spec::image::{
-    Arch, ConfigBuilder, ImageConfiguration, ImageConfigurationBuilder, Os, RootFsBuilder,
-};
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 
 use super::Digest;
-use crate::Error as ImageError;
 use smidge_elf::Platform;
 
-/// The configuration for a one-layer image that runs `entrypoint`, with `exposed_port`
-/// (e.g. `8080/tcp`) in `ExposedPorts` when given.
-pub fn image_configuration(
-    platform: Platform,
-    entrypoint: &str,
-    diff_id: &Digest,
-    created: Option<u64>,
-    exposed_port: Option<&str>,
-) -> Result<ImageConfiguration, ImageError> {
-    let mut config = ConfigBuilder::default().entrypoint(vec![entrypoint.to_string()]);
-    if let Some(port) = exposed_port {
-        config = config.exposed_ports(vec![port.to_string()]);
-    }
-    let config = config
-        .build()
-        .map_err(|e| ImageError::Spec(e.to_string()))?;
-    let rootfs = RootFsBuilder::default()
-        .typ("layers")
-        .diff_ids(vec![diff_id.to_string()])
-        .build()
-        .map_err(|e| ImageError::Spec(e.to_string()))?;
-    let mut b = ImageConfigurationBuilder::default()
-        .architecture(Arch::from(platform.architecture()))
-        .os(Os::from(platform.os()))
-        .config(config)
-        .rootfs(rootfs);
-    if let Some(v) = platform.variant() {
-        b = b.variant(v);
-    }
-    if let Some(t) = created {
-        b = b.created(rfc3339(t));
-    }
-    b.build().map_err(|e| ImageError::Spec(e.to_string()))
-}
-
-/// What a packed image runs and how (issue #5): the `config` fields of the image
-/// configuration besides `Entrypoint`. Every field is OPTIONAL in the spec and left out
-/// when empty.
+/// What an image runs and how: the `config` object of the image configuration. Every
+/// field is OPTIONAL in the spec and left out when empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunConfig {
     /// `Entrypoint`: the executable and its first arguments.
@@ -72,81 +39,102 @@ pub struct RunConfig {
     pub working_dir: Option<String>,
     /// `User`: `uid[:gid]` or a name.
     pub user: Option<String>,
-    /// `ExposedPorts`: `port/proto` keys, written sorted.
+    /// `ExposedPorts`: `port/proto` keys, written in the order given (a port given twice
+    /// once).
     pub exposed_ports: Vec<String>,
     /// `StopSignal`, e.g. `SIGTERM`.
     pub stop_signal: Option<String>,
 }
 
-/// The configuration JSON of a packed image with `run`, for `platform`, with one layer
-/// `diff_id`. Deterministic: object keys are written sorted (labels and exposed ports
-/// are maps, which `oci_spec` holds as `HashMap`s). The JSON of the built-in programs
-/// ([`image_configuration`] + [`to_json`]) is not affected.
-pub fn run_configuration_json(
-    platform: Platform,
-    run: &RunConfig,
-    diff_id: &Digest,
-    created: Option<u64>,
-) -> Result<Vec<u8>, ImageError> {
-    fn spec(e: impl std::fmt::Display) -> ImageError {
-        ImageError::Spec(e.to_string())
-    }
-    let mut c = ConfigBuilder::default();
-    if let Some(e) = &run.entrypoint {
-        c = c.entrypoint(e.clone());
-    }
-    if let Some(cmd) = &run.cmd {
-        c = c.cmd(cmd.clone());
-    }
-    if !run.env.is_empty() {
-        c = c.env(run.env.clone());
-    }
-    if !run.labels.is_empty() {
-        c = c.labels(
-            run.labels
-                .iter()
-                .cloned()
-                .collect::<std::collections::HashMap<_, _>>(),
-        );
-    }
-    if let Some(w) = &run.working_dir {
-        c = c.working_dir(w.clone());
-    }
-    if let Some(u) = &run.user {
-        c = c.user(u.clone());
-    }
-    if !run.exposed_ports.is_empty() {
-        c = c.exposed_ports(run.exposed_ports.clone());
-    }
-    if let Some(s) = &run.stop_signal {
-        c = c.stop_signal(s.clone());
-    }
-    let config = c.build().map_err(spec)?;
-    let rootfs = RootFsBuilder::default()
-        .typ("layers")
-        .diff_ids(vec![diff_id.to_string()])
-        .build()
-        .map_err(spec)?;
-    let mut b = ImageConfigurationBuilder::default()
-        .architecture(Arch::from(platform.architecture()))
-        .os(Os::from(platform.os()))
-        .config(config)
-        .rootfs(rootfs);
-    if let Some(v) = platform.variant() {
-        b = b.variant(v);
-    }
-    if let Some(t) = created {
-        b = b.created(rfc3339(t));
-    }
-    let image = b.build().map_err(spec)?;
-    // Through serde_json::Value, whose maps are sorted: HashMap order is not.
-    let value = serde_json::to_value(&image).map_err(|e| ImageError::Spec(e.to_string()))?;
-    Ok(serde_json::to_vec(&value).expect("a JSON value always serializes"))
+#[derive(Serialize)]
+struct Configuration<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<String>,
+    architecture: &'static str,
+    os: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'static str>,
+    config: Container<'a>,
+    rootfs: RootFs,
 }
 
-/// The compact JSON bytes of `config` (no whitespace, fields in the struct's order).
-pub fn to_json(config: &ImageConfiguration) -> Vec<u8> {
-    serde_json::to_vec(config).expect("an image configuration always serializes")
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Container<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "port_map")]
+    exposed_ports: Vec<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    env: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cmd: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working_dir: Option<&'a str>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_signal: Option<&'a str>,
+}
+
+/// `["80/tcp"]` as `{"80/tcp":{}}`, in the order given.
+fn port_map<S: serde::Serializer>(ports: &Vec<&str>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(ports.len()))?;
+    for p in ports {
+        m.serialize_entry(p, &BTreeMap::<(), ()>::new())?;
+    }
+    m.end()
+}
+
+#[derive(Serialize)]
+struct RootFs {
+    #[serde(rename = "type")]
+    typ: &'static str,
+    diff_ids: Vec<String>,
+}
+
+/// The configuration JSON of an image that runs `run` on `platform`, with the layers
+/// `diff_ids` (base first), created at `created` seconds when given.
+pub fn configuration_json(
+    platform: Platform,
+    run: &RunConfig,
+    diff_ids: &[Digest],
+    created: Option<u64>,
+) -> Vec<u8> {
+    let mut ports: Vec<&str> = Vec::new();
+    for p in &run.exposed_ports {
+        if !ports.contains(&p.as_str()) {
+            ports.push(p);
+        }
+    }
+    let config = Configuration {
+        created: created.map(rfc3339),
+        architecture: platform.architecture(),
+        os: platform.os(),
+        variant: platform.variant(),
+        config: Container {
+            user: run.user.as_deref(),
+            exposed_ports: ports,
+            env: &run.env,
+            entrypoint: run.entrypoint.as_deref(),
+            cmd: run.cmd.as_deref(),
+            working_dir: run.working_dir.as_deref(),
+            labels: run
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect(),
+            stop_signal: run.stop_signal.as_deref(),
+        },
+        rootfs: RootFs {
+            typ: "layers",
+            diff_ids: diff_ids.iter().map(Digest::to_string).collect(),
+        },
+    };
+    serde_json::to_vec(&config).expect("a configuration always serializes")
 }
 
 /// Seconds since the epoch as RFC 3339 UTC, e.g. `2023-11-14T22:13:20Z`.
@@ -213,6 +201,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn labels_are_sorted() {
+        let run = RunConfig {
+            labels: vec![("z".into(), "1".into()), ("a".into(), "2".into())],
+            ..Default::default()
+        };
+        let s = String::from_utf8(configuration_json(Platform::ArmV7, &run, &[], None)).unwrap();
+        assert!(
+            s.contains(r#""variant":"v7","config":{"Labels":{"a":"2","z":"1"}}"#),
+            "{s}"
+        );
+    }
+
+    #[test]
     fn rfc3339_known_values() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
@@ -233,17 +234,14 @@ mod tests {
             working_dir: Some("/w".into()),
             user: Some("1:2".into()),
         };
-        let a = run_configuration_json(Platform::Amd64, &run, &d, None).unwrap();
+        let a = configuration_json(Platform::Amd64, &run, &[d], None);
         for _ in 0..5 {
-            assert_eq!(
-                a,
-                run_configuration_json(Platform::Amd64, &run, &d, None).unwrap()
-            );
+            assert_eq!(a, configuration_json(Platform::Amd64, &run, &[d], None));
         }
         let s = String::from_utf8(a).unwrap();
         assert!(s.contains(r#""Env":["B=2","A=1"]"#), "{s}");
         assert!(
-            s.contains(r#""ExposedPorts":{"53/udp":{},"80/tcp":{}}"#),
+            s.contains(r#""ExposedPorts":{"80/tcp":{},"53/udp":{}}"#),
             "{s}"
         );
         assert!(s.contains(r#""StopSignal":"SIGINT""#), "{s}");
@@ -253,13 +251,18 @@ mod tests {
     #[test]
     fn config_json_is_pinned() {
         let d = Digest::of(b"");
-        let c = image_configuration(Platform::Amd64, "/hello", &d, None, None).unwrap();
+        let run = |entrypoint: &str, port: Option<&str>| RunConfig {
+            entrypoint: Some(vec![entrypoint.into()]),
+            exposed_ports: port.into_iter().map(String::from).collect(),
+            ..Default::default()
+        };
+        let c = configuration_json(Platform::Amd64, &run("/hello", None), &[d], None);
         assert_eq!(
-            String::from_utf8(to_json(&c)).unwrap(),
+            String::from_utf8(c).unwrap(),
             r#"{"architecture":"amd64","os":"linux","config":{"Entrypoint":["/hello"]},"rootfs":{"type":"layers","diff_ids":["sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"]}}"#
         );
-        let c = image_configuration(Platform::I386, "/x", &d, Some(0), Some("8080/tcp")).unwrap();
-        let s = String::from_utf8(to_json(&c)).unwrap();
+        let c = configuration_json(Platform::I386, &run("/x", Some("8080/tcp")), &[d], Some(0));
+        let s = String::from_utf8(c).unwrap();
         assert!(
             s.starts_with(
                 r#"{"created":"1970-01-01T00:00:00Z","architecture":"386","os":"linux","#

@@ -229,7 +229,10 @@ pub fn layout_index(top: &Descriptor, names: &Names, platform_tags: &[Descriptor
     let mut manifests = vec![first];
     for m in platform_tags {
         let mut d = m.clone();
-        let p = d.platform.as_ref().expect("a platform manifest has a platform");
+        let p = d
+            .platform
+            .as_ref()
+            .expect("a platform manifest has a platform");
         let mut tag = format!("{}-{}", names.tag, p.architecture);
         if let Some(v) = &p.variant {
             tag.push('-');
@@ -319,16 +322,38 @@ mod tests {
     #[test]
     fn manifests_by_style_and_annotations_sorted() {
         let c = Descriptor::new(MediaTypes::Oci.config(), Digest::of(b"c"), 1);
-        let l = Descriptor::new(MediaTypes::Oci.layer(crate::codec::Compression::Gzip), Digest::of(b"l"), 2);
+        let l = Descriptor::new(
+            MediaTypes::Oci.layer(crate::codec::Compression::Gzip),
+            Digest::of(b"l"),
+            2,
+        );
         let mut a = Annotations::new();
         a.insert("z".into(), "1".into());
         a.insert("a".into(), "2".into());
         let m = String::from_utf8(manifest(Style::LAYOUT, &c, &[l.clone()], &a).bytes).unwrap();
         assert!(m.starts_with(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json""#), "{m}");
         assert!(m.ends_with(r#"],"annotations":{"a":"2","z":"1"}}"#), "{m}");
-        let r = String::from_utf8(manifest(Style::registry(MediaTypes::Oci), &c, &[l.clone()], &Annotations::new()).bytes).unwrap();
+        let r = String::from_utf8(
+            manifest(
+                Style::registry(MediaTypes::Oci),
+                &c,
+                &[l.clone()],
+                &Annotations::new(),
+            )
+            .bytes,
+        )
+        .unwrap();
         assert!(r.starts_with(r#"{"schemaVersion":2,"config":"#), "{r}");
-        let d = String::from_utf8(manifest(Style::registry(MediaTypes::Docker), &c, &[l], &Annotations::new()).bytes).unwrap();
+        let d = String::from_utf8(
+            manifest(
+                Style::registry(MediaTypes::Docker),
+                &c,
+                &[l],
+                &Annotations::new(),
+            )
+            .bytes,
+        )
+        .unwrap();
         assert!(d.starts_with(r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json""#), "{d}");
     }
 }

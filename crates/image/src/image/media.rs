@@ -54,7 +54,9 @@ impl MediaTypes {
             (MediaTypes::Oci, Compression::None) => "application/vnd.oci.image.layer.v1.tar",
             (MediaTypes::Oci, Compression::Gzip) => "application/vnd.oci.image.layer.v1.tar+gzip",
             (MediaTypes::Oci, Compression::Zstd) => "application/vnd.oci.image.layer.v1.tar+zstd",
-            (MediaTypes::Docker, Compression::None) => "application/vnd.docker.image.rootfs.diff.tar",
+            (MediaTypes::Docker, Compression::None) => {
+                "application/vnd.docker.image.rootfs.diff.tar"
+            }
             (MediaTypes::Docker, Compression::Gzip) => {
                 "application/vnd.docker.image.rootfs.diff.tar.gzip"
             }

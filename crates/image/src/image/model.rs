@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 
-use super::config::{image_configuration, to_json};
+use super::config::{configuration_json, RunConfig};
 use super::document::{Annotations, PlatformSpec};
 use super::Digest;
 use crate::codec::tar::{self, entries_size, write_entries, Entry, LayerEntry};
@@ -106,8 +106,8 @@ impl Image {
             diff_ids: Vec<String>,
         }
         let bad = |why: String| Error::Unsupported(format!("the image configuration {why}"));
-        let cfg: Cfg = serde_json::from_slice(&config)
-            .map_err(|e| bad(format!("is not valid ({e})")))?;
+        let cfg: Cfg =
+            serde_json::from_slice(&config).map_err(|e| bad(format!("is not valid ({e})")))?;
         let ids: Vec<String> = layers.iter().map(|l| l.diff_id.to_string()).collect();
         if cfg.rootfs.diff_ids != ids {
             return Err(bad(format!(
@@ -157,13 +157,12 @@ impl Image {
             mtime: epoch.unwrap_or(0),
             data: payload,
         }])?);
-        let config = to_json(&image_configuration(
-            platform,
-            &format!("/{name}"),
-            layer.diff_id(),
-            epoch,
-            exposed_port,
-        )?);
+        let run = RunConfig {
+            entrypoint: Some(vec![format!("/{name}")]),
+            exposed_ports: exposed_port.into_iter().map(String::from).collect(),
+            ..RunConfig::default()
+        };
+        let config = configuration_json(platform, &run, &[*layer.diff_id()], epoch);
         Image::new(config, vec![layer])
     }
 
@@ -273,7 +272,10 @@ impl Layer {
             }
             LayerContent::Entries { entries, .. } => write_entries(entries, &mut h, progress)?,
             LayerContent::Stored(b) => {
-                let mut r = b.compression.reader(b.open()?).map_err(Error::read(&b.path))?;
+                let mut r = b
+                    .compression
+                    .reader(b.open()?)
+                    .map_err(Error::read(&b.path))?;
                 copy(&mut r, &mut h, progress, &b.path)?
             }
         };
@@ -432,7 +434,10 @@ mod tests {
         assert_eq!(t.len(), 512 * 2);
         assert_eq!(*a.layers()[0].diff_id(), Digest::of(t));
         let cfg: serde_json::Value = serde_json::from_slice(a.config()).unwrap();
-        assert_eq!(cfg["rootfs"]["diff_ids"][0], a.layers()[0].diff_id().to_string());
+        assert_eq!(
+            cfg["rootfs"]["diff_ids"][0],
+            a.layers()[0].diff_id().to_string()
+        );
         assert_eq!(a.platform().name(), "linux/amd64");
     }
 
@@ -446,7 +451,8 @@ mod tests {
         }
         let l = Layer::tar(vec![0; 1024]);
         assert!(Image::new(b"{not json".to_vec(), vec![l.clone()]).is_err());
-        let cfg = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let cfg =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
         assert!(Image::new(cfg.to_vec(), vec![l]).is_err());
     }
 

@@ -247,7 +247,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for p in Platform::ALL {
             let payload =
-                smidge_elf::elf::build(&smidge_elf::Program::Exit(0), p, smidge_elf::Fit::Portable).unwrap();
+                smidge_elf::elf::build(&smidge_elf::Program::Exit(0), p, smidge_elf::Fit::Portable)
+                    .unwrap();
             let f = dir.path().join("x");
             std::fs::write(&f, &payload.bytes).unwrap();
             match inspect(&f).unwrap() {

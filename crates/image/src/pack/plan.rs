@@ -137,7 +137,8 @@ pub fn plan(spec: &PackSpec) -> Result<Plan, PackError> {
                 continue;
             };
             if let FileKind::Elf(info) = inspect(source)? {
-                if info.e_type == smidge_elf::elf::spec::ET_EXEC || info.e_type == super::inspect::ET_DYN
+                if info.e_type == smidge_elf::elf::spec::ET_EXEC
+                    || info.e_type == super::inspect::ET_DYN
                 {
                     if let Some((h, n)) = strip_plan(source, &info, *len)? {
                         *head = h;

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use super::{PackError, Plan};
-use crate::image::config::run_configuration_json;
+use super::Plan;
+use crate::image::config::configuration_json;
 use crate::image::{Image, Layer};
 use crate::progress::Progress;
 use crate::Result;
@@ -42,12 +42,7 @@ pub fn image_name(path: &Path) -> String {
 
 /// The image of `plan`. `progress` is told the bytes of file data hashed.
 pub fn image(plan: &Plan, progress: &dyn Progress) -> Result<Image> {
-    let bad = |e: crate::Error| PackError::BadOption(e.to_string());
-    // Build the config once first, so that a bad field is an error before any reading.
-    run_configuration_json(plan.platform, &plan.run, &crate::image::Digest::of(b""), plan.epoch)
-        .map_err(bad)?;
     let layer = Layer::entries(plan.entries.clone(), progress)?;
-    let config = run_configuration_json(plan.platform, &plan.run, layer.diff_id(), plan.epoch)
-        .map_err(bad)?;
+    let config = configuration_json(plan.platform, &plan.run, &[*layer.diff_id()], plan.epoch);
     Image::new(config, vec![layer])
 }

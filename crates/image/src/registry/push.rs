@@ -67,6 +67,9 @@ pub struct PushOptions {
     /// Allow plain HTTP, and HTTPS with any certificate, for every registry.
     pub insecure: bool,
     pub retry: Retry,
+    /// How layers that are not compressed yet are compressed (gzip or zstd; none is
+    /// taken as gzip: registries store uncompressed layers big, or refuse them).
+    pub layer_compression: Compression,
 }
 
 /// What a push did.
@@ -159,6 +162,7 @@ pub struct Registry {
     media_types: MediaTypes,
     has_credentials: bool,
     retry: Retry,
+    layer_compression: Compression,
     done: Vec<Digest>,
     pushed: Pushed,
 }
@@ -173,7 +177,10 @@ const CHUNK: usize = 1 << 20;
 impl Registry {
     /// Finds the credentials, chooses HTTPS or HTTP, and authenticates for a push to
     /// `reference` (a tag, not a digest).
-    pub fn connect(reference: &Reference, options: &PushOptions) -> Result<Registry, RegistryError> {
+    pub fn connect(
+        reference: &Reference,
+        options: &PushOptions,
+    ) -> Result<Registry, RegistryError> {
         let target = Target::new(reference)?;
         let certs = read_certs(&options.ca_certs)?;
         let credentials = match &options.credentials {
@@ -241,6 +248,10 @@ impl Registry {
             target,
             media_types: options.media_types,
             retry: options.retry,
+            layer_compression: match options.layer_compression {
+                Compression::None => Compression::Gzip,
+                c => c,
+            },
             done: Vec::new(),
             pushed: Pushed {
                 digest: Digest::of(b""),
@@ -267,7 +278,13 @@ impl Registry {
     }
 
     /// `HEAD`, then an upload of `blob` unless the registry has it.
-    fn put_blob(&mut self, digest: Digest, size: u64, blob: Upload<'_>, progress: &dyn Progress) -> Result<(), RegistryError> {
+    fn put_blob(
+        &mut self,
+        digest: Digest,
+        size: u64,
+        blob: Upload<'_>,
+        progress: &dyn Progress,
+    ) -> Result<(), RegistryError> {
         if self.done.contains(&digest) {
             return Ok(());
         }
@@ -334,7 +351,11 @@ impl Registry {
         Ok(())
     }
 
-    fn put_document(&mut self, reference: oci_client::Reference, doc: &Document) -> Result<(), RegistryError> {
+    fn put_document(
+        &mut self,
+        reference: oci_client::Reference,
+        doc: &Document,
+    ) -> Result<(), RegistryError> {
         let body = bytes::Bytes::from(doc.bytes.clone());
         let (client, retry) = (&self.client, self.retry);
         let media_type = doc.media_type;
@@ -445,8 +466,8 @@ impl Destination for Registry {
     }
 
     /// A layer already compressed (gzip or zstd) in its source is pushed as it is; any
-    /// other is gzip-compressed by the one compressor every path uses, so the digest is
-    /// the one an OCI layout or archive of the same image gets.
+    /// other is compressed (gzip unless asked otherwise) by the one compressor every path
+    /// uses, so the digest is the one an OCI layout or archive of the same image gets.
     fn put_layer(&mut self, layer: &Layer, progress: &dyn Progress) -> crate::Result<Descriptor> {
         let style = self.style();
         if let Some(b) = layer.stored_blob() {
@@ -457,10 +478,14 @@ impl Destination for Registry {
                     size: b.size,
                 };
                 self.put_blob(b.digest, b.size, Upload::File(region), progress)?;
-                return Ok(Descriptor::new(style.media_types.layer(b.compression), b.digest, b.size));
+                return Ok(Descriptor::new(
+                    style.media_types.layer(b.compression),
+                    b.digest,
+                    b.size,
+                ));
             }
         }
-        let compression = Compression::Gzip;
+        let compression = self.layer_compression;
         let media_type = style.media_types.layer(compression);
         if layer.tar_size().is_some_and(|s| s <= IN_MEMORY_LAYER) {
             let mut bytes = Vec::new();
@@ -494,7 +519,12 @@ impl Destination for Registry {
     fn put_config(&mut self, image: &Image) -> crate::Result<Descriptor> {
         let d = *image.config_digest();
         let size = image.config().len() as u64;
-        self.put_blob(d, size, Upload::Bytes(image.config()), &crate::progress::NoProgress)?;
+        self.put_blob(
+            d,
+            size,
+            Upload::Bytes(image.config()),
+            &crate::progress::NoProgress,
+        )?;
         Ok(Descriptor::new(self.style().media_types.config(), d, size))
     }
 
@@ -511,7 +541,12 @@ impl Destination for Registry {
         Ok(self.put_document(self.tagged.clone(), index)?)
     }
 
-    fn commit(&mut self, top: &Descriptor, _: &[Descriptor], _: &dyn Progress) -> crate::Result<()> {
+    fn commit(
+        &mut self,
+        top: &Descriptor,
+        _: &[Descriptor],
+        _: &dyn Progress,
+    ) -> crate::Result<()> {
         self.pushed.digest = top.digest;
         Ok(())
     }
