@@ -83,12 +83,43 @@ pub fn deliver(set: &ImageSet, tag: &Reference, settings: &Settings) -> Result<(
     }
 }
 
-/// A library error: exit 2 when the input was wrong, 1 when the work failed; the flag to
-/// type is added where the library states the fact.
+/// A library error: exit 2 when the input was wrong, 1 when the work failed. The library
+/// states facts; what to type is added here.
 pub fn lib(e: smidge_image::Error) -> anyhow::Error {
+    let hint = hint(&e);
     if e.is_usage() {
-        crate::settings::Usage(e.to_string()).into()
+        let text = match hint {
+            Some(h) => format!("{e}; {h}"),
+            None => e.to_string(),
+        };
+        crate::settings::Usage(text).into()
     } else {
-        e.into()
+        match hint {
+            Some(h) => anyhow::Error::new(e).context(h),
+            None => e.into(),
+        }
     }
+}
+
+/// What to type about `e`, if anything.
+fn hint(e: &smidge_image::Error) -> Option<String> {
+    use smidge_image::pack::PackError as P;
+    use smidge_image::Error as E;
+    Some(match e {
+        E::Pack(P::SpecialFile { .. }) => {
+            "remove it, or pack what you need with --add SRC:DEST".into()
+        }
+        E::Pack(P::Dynamic { .. }) => {
+            "link it statically (e.g. gcc -static, CGO_ENABLED=0, a musl target) or pass --allow-dynamic".into()
+        }
+        E::Pack(P::Script { interp, .. }) => format!(
+            "pack a static interpreter at {interp} with it (--add), pack a compiled program, or pass --allow-dynamic"
+        ),
+        E::Pack(P::UnknownElf { .. }) => "pass --platform if it runs on one smidge knows".into(),
+        E::Pack(P::NoPlatform { .. }) => "pass --platform".into(),
+        E::Pack(P::Conflict(_)) => "give each its own place with --add SRC:DEST".into(),
+        E::Pack(P::NotExecutable { .. }) => "chmod +x it".into(),
+        E::TargetNotEmpty(_) => "give -o a new name or an empty directory".into(),
+        _ => return None,
+    })
 }

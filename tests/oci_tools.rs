@@ -158,7 +158,7 @@ fn oci_dir_unpacks_with_umoci_to_one_executable_file() {
 }
 
 // issue #3: one reference, every platform.
-// $ smidge hello --platform all --format oci-dir -o layout
+// $ smidge hello --platform all --format oci-dir --platform-tags -o layout
 // $ skopeo inspect --raw oci:layout:latest          # an index, a manifest per platform
 // $ skopeo copy --all oci:layout:latest oci:copy:latest
 // $ umoci unpack --image layout:latest-arm64-v8 bundle
@@ -173,6 +173,7 @@ fn multi_platform_layout_is_one_index_that_tools_read() {
         "all",
         "--format",
         "oci-dir",
+        "--platform-tags",
         "-o",
         layout.to_str().unwrap(),
     ]);
@@ -240,7 +241,8 @@ fn multi_platform_layout_is_one_index_that_tools_read() {
         want
     );
 
-    // umoci cannot pick a platform from an index; each platform has its own tag.
+    // umoci cannot pick a platform from an index; with --platform-tags each platform has
+    // its own tag.
     let bundle = dir.path().join("bundle");
     let out = Command::new("umoci")
         .args(["unpack", "--image"])

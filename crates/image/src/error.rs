@@ -65,10 +65,9 @@ impl Error {
             | Error::Reference(_) => true,
             Error::Pack(e) => e.is_usage(),
             Error::Registry(e) => e.is_usage(),
-            Error::Spec(_)
-            | Error::Read { .. }
-            | Error::Changed { .. }
-            | Error::Write { .. } => false,
+            Error::Spec(_) | Error::Read { .. } | Error::Changed { .. } | Error::Write { .. } => {
+                false
+            }
         }
     }
 

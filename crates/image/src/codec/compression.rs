@@ -148,7 +148,10 @@ enum Inner<W: Write> {
 /// gzip: buffered while the input may still be small enough for our DEFLATE or Zopfli,
 /// then level 9 on every CPU.
 enum Gzip<W: Write> {
-    Buffering { inner: W, buf: Vec<u8> },
+    Buffering {
+        inner: W,
+        buf: Vec<u8>,
+    },
     Parallel(ParallelGzip<W>),
     /// Only while switching from one to the other.
     Switching,
@@ -359,8 +362,19 @@ mod tests {
                 for part in d.chunks(70_000) {
                     w.write_all(part).unwrap();
                 }
-                assert_eq!(w.finish().unwrap(), whole, "{c} {n}: same bytes however written");
-                assert_eq!(Compression::sniff(&whole), if n == 0 && c == Compression::None { Compression::None } else { c });
+                assert_eq!(
+                    w.finish().unwrap(),
+                    whole,
+                    "{c} {n}: same bytes however written"
+                );
+                assert_eq!(
+                    Compression::sniff(&whole),
+                    if n == 0 && c == Compression::None {
+                        Compression::None
+                    } else {
+                        c
+                    }
+                );
             }
         }
     }

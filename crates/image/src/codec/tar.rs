@@ -225,7 +225,12 @@ pub fn padding(len: u64) -> usize {
 }
 
 /// Writes one member: its header, `data`, and the padding.
-pub fn write_member(w: &mut dyn Write, name: &str, mode: u32, data: &[u8]) -> Result<io::Result<()>> {
+pub fn write_member(
+    w: &mut dyn Write,
+    name: &str,
+    mode: u32,
+    data: &[u8],
+) -> Result<io::Result<()>> {
     let header = UstarHeader::member(name, mode, 0, data.len() as u64)?;
     Ok(w.write_all(&header.to_block())
         .and_then(|()| w.write_all(data))
@@ -236,7 +241,9 @@ pub fn write_member(w: &mut dyn Write, name: &str, mode: u32, data: &[u8]) -> Re
 pub fn tar(entries: &[Entry<'_>]) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     for e in entries {
-        out.extend_from_slice(&UstarHeader::member(e.name, e.mode, e.mtime, e.data.len() as u64)?.to_block());
+        out.extend_from_slice(
+            &UstarHeader::member(e.name, e.mode, e.mtime, e.data.len() as u64)?.to_block(),
+        );
         out.extend_from_slice(e.data);
         out.resize(out.len() + padding(e.data.len() as u64), 0);
     }
@@ -393,7 +400,6 @@ impl FloorCharBoundary for str {
     }
 }
 
-
 /// The exact size of the layer tar of `entries`, without reading any file.
 pub fn entries_size(entries: &[LayerEntry]) -> Result<u64> {
     let mut total = 0u64;
@@ -516,7 +522,9 @@ mod tests {
             mtime: 0,
             data: b"12345678",
         };
-        let block = UstarHeader::member(e.name, e.mode, e.mtime, e.data.len() as u64).unwrap().to_block();
+        let block = UstarHeader::member(e.name, e.mode, e.mtime, e.data.len() as u64)
+            .unwrap()
+            .to_block();
         let mut want = [0u8; 512];
         want[..5].copy_from_slice(b"hello");
         want[100..103].copy_from_slice(b"755");

@@ -330,14 +330,15 @@ mod tests {
         let mut a = Annotations::new();
         a.insert("z".into(), "1".into());
         a.insert("a".into(), "2".into());
-        let m = String::from_utf8(manifest(Style::LAYOUT, &c, &[l.clone()], &a).bytes).unwrap();
+        let m = String::from_utf8(manifest(Style::LAYOUT, &c, std::slice::from_ref(&l), &a).bytes)
+            .unwrap();
         assert!(m.starts_with(r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json""#), "{m}");
         assert!(m.ends_with(r#"],"annotations":{"a":"2","z":"1"}}"#), "{m}");
         let r = String::from_utf8(
             manifest(
                 Style::registry(MediaTypes::Oci),
                 &c,
-                &[l.clone()],
+                std::slice::from_ref(&l),
                 &Annotations::new(),
             )
             .bytes,
