@@ -288,7 +288,7 @@ pub fn pack(args: &PackArgs) -> Result<()> {
     for plan in &plans {
         smidge_image::progress::Progress::start(
             &bar,
-            "reading",
+            "packing",
             smidge_image::codec::tar::data_size(&plan.entries),
         );
         images.push(p::image(plan, &bar).map_err(lib)?);

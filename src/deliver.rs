@@ -6,9 +6,9 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use smidge::image::{ImageSet, Reference};
-use smidge_image::dest::docker::{DockerArchive, Wrapping};
+use smidge_image::dest::docker::DockerArchive;
 use smidge_image::dest::oci::{LayoutNames, OciArchive, OciDir};
-use smidge_image::dest::{self, Destination, Output, Sink};
+use smidge_image::dest::{self, Destination, Output, Sink, Wrapping};
 use smidge_image::registry::Registry;
 
 use crate::bar::Bar;

@@ -9,7 +9,7 @@
 //! library only re-exports them under one name.
 //!
 //! ```
-//! use smidge::dest::{self, docker::{DockerArchive, Wrapping}, Output, Sink};
+//! use smidge::dest::{self, docker::DockerArchive, Output, Sink, Wrapping};
 //! use smidge::image::{Image, ImageSet, Reference};
 //! use smidge::{elf, Fit, Platform, Program};
 //!

@@ -38,10 +38,10 @@
 //! portable fit.
 //!
 //! ```
-//! use smidge::wrap::{self, WrapOptions};
-//! use smidge::{Fit, Platform};
+//! use smidge_elf::wrap::{self, WrapOptions};
+//! use smidge_elf::{Fit, Platform};
 //!
-//! # fn main() -> Result<(), smidge::wrap::WrapError> {
+//! # fn main() -> Result<(), smidge_elf::wrap::WrapError> {
 //! // mov edi, 7 ; mov eax, 60 ; syscall   (exit(7), linux/amd64)
 //! let code = [0xbf, 7, 0, 0, 0, 0xb8, 60, 0, 0, 0, 0x0f, 0x05];
 //! let w = wrap::wrap(&code, Platform::Amd64, Fit::Kernel, WrapOptions::default())?;

@@ -37,7 +37,7 @@ pub enum Error {
         source: io::Error,
     },
     /// A file that changed while it was read (its size, or its content between passes).
-    #[error("`{}` changed while it was packed; try again", path.display())]
+    #[error("`{}` changed while smidge read it; try again", path.display())]
     Changed { path: PathBuf },
     #[error("cannot write `{}`", path.display())]
     Write {

@@ -652,8 +652,9 @@ fn image(config: Vec<u8>, layers: Vec<Layer>) -> R<Image> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dest::docker::{DockerArchive, Wrapping};
+    use crate::dest::docker::DockerArchive;
     use crate::dest::oci::{LayoutNames, OciArchive, OciDir};
+    use crate::dest::Wrapping;
     use crate::dest::{write, Output, Sink};
     use crate::image::{media, Reference};
     use crate::progress::NoProgress;

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod oci;
 pub mod output;
 pub mod shell;
+pub mod tarball;
 
 use crate::codec::Compression;
 use crate::image::document::{self, Descriptor, Document, Style};
@@ -16,6 +17,7 @@ use crate::progress::Progress;
 use crate::{Error, Result};
 
 pub use output::{Output, Sink};
+pub use tarball::Wrapping;
 
 /// Something that stores images. [`write`] calls, for each image, [`put_layer`] for every
 /// layer, [`put_config`], [`put_manifest`]; then [`put_index`] when there are several

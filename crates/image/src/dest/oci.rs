@@ -31,8 +31,8 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use super::docker::{layer_member, write_stream, Wrapping};
 use super::output::{parent_dir, Sink};
+use super::tarball::{layer_member, write_stream, Wrapping};
 use super::{config_descriptor, uncompressed_layer, Destination};
 use crate::codec::tar::write_member;
 use crate::codec::Compression;
