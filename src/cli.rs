@@ -158,7 +158,9 @@ Examples:
     ///
     /// SOURCE: a docker-format tar (gzip, zstd or plain), an OCI image layout directory,
     /// or an OCI layout tar; one platform or several (an index is pushed after the
-    /// manifests, the tag last). Layers go gzip-compressed. Credentials: --username with
+    /// manifests, the tag last). Layers already compressed go as they are; plain ones are
+    /// gzip-compressed. Any size streams in constant memory, every blob's digest checked as
+    /// it is sent. Credentials: --username with
     /// --password-stdin, else the Docker config ($DOCKER_CONFIG/config.json or
     /// ~/.docker/config.json: auths, credHelpers, credsStore). HTTPS with the system's
     /// trust store plus --ca-cert; plain HTTP only for localhost, 127.0.0.0/8 and ::1, or

@@ -77,11 +77,6 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let stdin =
                 (body_file.as_deref() == Some(std::path::Path::new("-"))).then_some("--body-file");
-            if stdin.is_some() && build.out.registry.password_stdin {
-                return settings::usage(
-                    "--body-file - and --password-stdin both read stdin: put the body in a file",
-                );
-            }
             let body = match (body, body_file) {
                 (Some(text), _) => text.into_bytes(),
                 (None, Some(file)) => settings::read_input(&file, "body file")?,
