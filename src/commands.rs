@@ -330,6 +330,7 @@ pub fn push(
     reference: &smidge::image::Reference,
     registry: &crate::cli::RegistryArgs,
 ) -> Result<()> {
+    smidge_image::registry::Registry::check(reference).map_err(|e| lib(e.into()))?;
     let options = crate::settings::push_options(registry)?;
     let source = smidge_image::source::read_source(source).map_err(lib)?;
     let settings = Settings {

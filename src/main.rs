@@ -1,12 +1,14 @@
 //! The `smidge` binary: arguments ([`cli`]) → resolved settings ([`settings`]) → one
 //! function per command ([`commands`]) → [`deliver`]. It owns exit codes: 2 for usage
-//! errors, 1 for failures at run time. Every error is one line on stderr.
+//! errors, 1 for failures at run time, 128 + the signal for an interrupt ([`signals`]).
+//! Every error is one line on stderr.
 
 mod bar;
 mod cli;
 mod commands;
 mod deliver;
 mod settings;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -30,15 +32,28 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 };
             }
-            // clap's first line says what is wrong; the rest is a usage block we leave out.
+            // clap's first line says what is wrong, and a later one may list the values
+            // it takes; the rest is a usage block we leave out.
             let text = e.to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("smidge: error: {first} (see smidge --help)");
+            let values = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("[possible values:"))
+                .map(|l| format!(" {l}"))
+                .unwrap_or_default();
+            eprintln!("smidge: error: {first}{values} (see smidge --help)");
             return ExitCode::from(2);
         }
     };
-    match run(cli) {
+    if let Err(e) = signals::install() {
+        eprintln!("smidge: error: cannot handle signals: {e}");
+        return ExitCode::from(1);
+    }
+    let result = run(cli);
+    signals::settle();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("smidge: error: {e:#}");

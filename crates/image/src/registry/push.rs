@@ -175,6 +175,11 @@ const IN_MEMORY_LAYER: u64 = 1 << 20;
 const CHUNK: usize = 1 << 20;
 
 impl Registry {
+    /// Whether `reference` can be pushed to (a tag, not a digest), without any I/O.
+    pub fn check(reference: &Reference) -> Result<(), RegistryError> {
+        Target::new(reference).map(drop)
+    }
+
     /// Finds the credentials, chooses HTTPS or HTTP, and authenticates for a push to
     /// `reference` (a tag, not a digest).
     pub fn connect(
@@ -495,9 +500,7 @@ impl Destination for Registry {
             self.put_blob(digest, size, Upload::Bytes(&bytes), progress)?;
             return Ok(Descriptor::new(media_type, digest, size));
         }
-        let spool = tempfile::Builder::new()
-            .prefix("smidge-layer-")
-            .tempfile()
+        let spool = crate::temp::TempFile::new("smidge-layer-")
             .map_err(crate::Error::write(std::env::temp_dir()))?;
         let mut w = std::io::BufWriter::with_capacity(256 << 10, spool.as_file());
         progress.start("compressing", layer.tar_size().unwrap_or(0));
