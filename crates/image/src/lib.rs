@@ -9,7 +9,8 @@
 //!
 //! Every source produces an [`image::ImageSet`] whose layers are streams with known
 //! digests; every destination consumes it through [`dest::Destination`], driven by
-//! [`dest::write`]. Errors are one [`Error`].
+//! [`dest::write`]. Errors are one [`Error`]. Every temporary file or directory is made
+//! through [`temp`], so that [`temp::remove_all`] can remove them before the process dies.
 
 pub mod codec;
 pub mod dest;
@@ -19,5 +20,6 @@ pub mod pack;
 pub mod progress;
 pub mod registry;
 pub mod source;
+pub mod temp;
 
 pub use error::{Error, Result};

@@ -43,6 +43,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::codec::Compression;
 use crate::image::{Digest, Image, ImageSet, Layer, MediaTypes, StoredBlob};
+use crate::temp::TempFile;
 use crate::{Error, Result};
 
 /// The largest JSON document (`index.json`, `manifest.json`, a manifest, an index, a
@@ -59,7 +60,7 @@ const MAX_LINKS: usize = 8;
 pub struct Source {
     pub set: ImageSet,
     /// A spooled (decompressed) copy of a compressed archive, removed when dropped.
-    pub spool: Option<tempfile::NamedTempFile>,
+    pub spool: Option<TempFile>,
 }
 
 impl fmt::Debug for Source {
@@ -133,13 +134,11 @@ fn read(path: &Path) -> R<Source> {
 }
 
 /// `path` decompressed into a temporary file, in [`BUFFER`]-sized pieces.
-fn decompress(path: &Path, c: Compression) -> R<tempfile::NamedTempFile> {
+fn decompress(path: &Path, c: Compression) -> R<TempFile> {
     let bad_data = |e: io::Error| Why::Not(format!("bad {c} data ({e})"));
     let file = File::open(path).map_err(|e| Why::Not(format!("cannot read it: {e}")))?;
     let mut r = c.reader(file).map_err(bad_data)?;
-    let spool = tempfile::Builder::new()
-        .prefix("smidge-source-")
-        .tempfile()
+    let spool = TempFile::new("smidge-source-")
         .map_err(|e| Why::Failed(Error::write(std::env::temp_dir())(e)))?;
     let failed = |e| Why::Failed(Error::write(spool.path())(e));
     let mut w = io::BufWriter::with_capacity(BUFFER, spool.as_file());

@@ -39,6 +39,7 @@ use crate::codec::Compression;
 use crate::image::document::{layout_index, Descriptor, Document, Names, Style};
 use crate::image::{Digest, Image, Layer, Reference};
 use crate::progress::Progress;
+use crate::temp::TempDir;
 use crate::{Error, Result};
 
 /// `oci-layout`'s content.
@@ -192,7 +193,7 @@ impl Destination for OciArchive {
 /// ever merged into or overwritten.
 pub struct OciDir {
     dir: PathBuf,
-    tmp: Option<tempfile::TempDir>,
+    tmp: Option<TempDir>,
     compression: Compression,
     names: LayoutNames,
 }
@@ -214,11 +215,12 @@ impl OciDir {
             }
             Err(e) => return Err(werr(e)),
         }
-        let tmp = tempfile::Builder::new()
-            .prefix(".smidge-oci-")
-            .tempdir_in(parent_dir(dir))
+        let tmp = TempDir::new_in(parent_dir(dir), ".smidge-oci-").map_err(Error::write(dir))?;
+        // create_dir, not create_dir_all: once temp::remove_all has removed the temporary
+        // directory, nothing here may make it again.
+        fs::create_dir(tmp.path().join("blobs"))
+            .and_then(|()| fs::create_dir(tmp.path().join("blobs/sha256")))
             .map_err(Error::write(dir))?;
-        fs::create_dir_all(tmp.path().join("blobs/sha256")).map_err(Error::write(dir))?;
         Ok(OciDir {
             dir: dir.to_path_buf(),
             tmp: Some(tmp),
@@ -281,15 +283,12 @@ impl Destination for OciDir {
     ) -> Result<()> {
         self.put_file("oci-layout", OCI_LAYOUT)?;
         self.put_file("index.json", &self.names.index_json(top, manifests))?;
-        let werr = Error::write(&self.dir);
         fs::set_permissions(self.root(), fs::Permissions::from_mode(0o755))
             .map_err(Error::write(&self.dir))?;
-        // rename(2) replaces an empty directory; a non-empty one (raced in) makes it fail.
-        let tmp = self.tmp.take().expect("committed once").keep();
-        fs::rename(&tmp, &self.dir).map_err(|e| {
-            let _ = fs::remove_dir_all(&tmp);
-            werr(e)
-        })
+        // rename(2) replaces an empty directory; a non-empty one (raced in) makes it fail,
+        // and the temporary directory is removed.
+        let tmp = self.tmp.take().expect("committed once");
+        tmp.persist(&self.dir).map_err(Error::write(&self.dir))
     }
 }
 

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::temp::TempFile;
 use crate::{Error, Result};
 
 /// Where an output goes.
@@ -47,7 +48,7 @@ enum Kind {
     Stdout(io::BufWriter<io::StdoutLock<'static>>),
     InPlace(io::BufWriter<fs::File>),
     /// The temporary file and the path it is renamed to.
-    Temp(io::BufWriter<tempfile::NamedTempFile>, PathBuf),
+    Temp(io::BufWriter<TempFile>, PathBuf),
 }
 
 impl Sink {
@@ -75,9 +76,7 @@ impl Sink {
                         }
                         _ => path.to_path_buf(),
                     };
-                    let tmp = tempfile::Builder::new()
-                        .prefix(".smidge-")
-                        .tempfile_in(parent_dir(&target))
+                    let tmp = TempFile::new_in(parent_dir(&target), ".smidge-")
                         .map_err(Error::write(path))?;
                     Kind::Temp(io::BufWriter::with_capacity(BUF, tmp), target)
                 }
@@ -105,7 +104,7 @@ impl Sink {
                     .set_permissions(fs::Permissions::from_mode(self.mode))
                     .and_then(|()| tmp.as_file().sync_all())
                     .map_err(Error::write(&self.name))?;
-                tmp.persist(&target).map(|_| ()).map_err(|e| err(e.error))
+                tmp.persist(&target).map_err(err)
             }
         }
     }
