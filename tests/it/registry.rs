@@ -6,14 +6,12 @@
 //! Each test starts its own registry (tests/support/registry.rs) on its own
 //! port, so the tests run in parallel and every reference is unique.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::registry::{free_port, Mode, Registry, PASSWORD, USER};
-use support::*;
+use crate::support::registry::{free_port, Mode, Registry, PASSWORD, USER};
+use crate::support::*;
 
 // ---------------------------------------------------------------- helpers
 
@@ -174,7 +172,7 @@ fn harness_libtrust_key_id() {
     // print(base64.b32encode(hashlib.sha256(b'').digest()[:30]))", then
     // groups of 4. (The registry accepting the issuer's tokens is the real
     // check: harness_token.)
-    let id = support::registry::libtrust_key_id(b"");
+    let id = crate::support::registry::libtrust_key_id(b"");
     assert_eq!(
         id,
         "4OYM:IQUY:7QOB:JGX3:6TEJ:S35Z:EQT2:4QPE:MSNZ:GTFE:SWMR:W6CS"
@@ -188,6 +186,7 @@ fn harness_libtrust_key_id() {
 // shows the same digest smidge printed"; "HEAD before upload (a second push
 // of the same image uploads no blob)".
 #[test]
+#[ignore = "needs docker, skopeo, docker-registry"]
 fn anonymous_http_push_then_pull_and_run() {
     require!("docker", "skopeo");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -227,6 +226,7 @@ fn anonymous_http_push_then_pull_and_run() {
 
 // issue #4: "`--media-types docker` for registries that want Docker v2 schema 2".
 #[test]
+#[ignore = "needs docker, skopeo, docker-registry"]
 fn anonymous_docker_media_types() {
     require!("docker", "skopeo");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -269,6 +269,7 @@ fn anonymous_docker_media_types() {
 // all seven platforms, and docker pulls and runs each one (the foreign ones
 // through binfmt_misc and qemu-user-static).
 #[test]
+#[ignore = "needs docker, skopeo, binfmt, docker-registry"]
 fn anonymous_multi_platform_index_serves_every_platform() {
     require!("docker", "skopeo", "binfmt");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -332,6 +333,7 @@ fn anonymous_multi_platform_index_serves_every_platform() {
 // issue #4: "(2) htpasswd basic auth over HTTPS with a self-signed CA made in
 // the test"; "`--username` with `--password-stdin`"; "`--ca-cert FILE`".
 #[test]
+#[ignore = "needs docker, skopeo, docker-registry"]
 fn htpasswd_https_password_stdin_and_ca_cert() {
     require!("docker", "skopeo");
     let Some(registry) = Registry::start(Mode::Htpasswd) else {
@@ -373,6 +375,7 @@ fn htpasswd_https_password_stdin_and_ca_cert() {
 // issue #4: "Authentication, the way docker, crane and ko find it:
 // `~/.docker/config.json` (and `$DOCKER_CONFIG`) `auths` entries".
 #[test]
+#[ignore = "needs skopeo, docker-registry"]
 fn htpasswd_https_credentials_from_docker_config() {
     require!("skopeo");
     let Some(registry) = Registry::start(Mode::Htpasswd) else {
@@ -403,6 +406,7 @@ fn htpasswd_https_credentials_from_docker_config() {
 // message". Also: HTTPS to an unknown CA fails the same way, and nothing is
 // tagged.
 #[test]
+#[ignore = "needs docker-registry"]
 fn htpasswd_wrong_password_and_unknown_ca_fail_in_one_line() {
     let Some(registry) = Registry::start(Mode::Htpasswd) else {
         return;
@@ -472,6 +476,7 @@ fn htpasswd_wrong_password_and_unknown_ca_fail_in_one_line() {
 // token issuer the test starts, signing with a test key, so the real
 // challenge flow runs end to end".
 #[test]
+#[ignore = "needs docker, skopeo, docker-registry"]
 fn token_auth_challenge_flow_end_to_end() {
     require!("docker", "skopeo");
     let Some(registry) = Registry::start(Mode::Token) else {
@@ -598,6 +603,7 @@ impl Drop for Ctr {
 // --plain-http` of the pushed pause image, `ctr run` it, `ctr task kill`
 // (SIGTERM) and it exits 0 at once."
 #[test]
+#[ignore = "needs ctr, root, docker-registry"]
 fn containerd_pulls_runs_and_stops_pushed_pause() {
     require!("ctr", "root");
     let Some(socket) = containerd_socket() else {
@@ -699,6 +705,7 @@ fn unreachable_registry_fails_in_one_line() {
 }
 
 #[test]
+#[ignore = "needs docker-registry"]
 fn push_of_something_that_is_not_an_image_fails_in_one_line() {
     let Some(registry) = Registry::start(Mode::Anonymous) else {
         return;
@@ -729,6 +736,7 @@ fn push_of_something_that_is_not_an_image_fails_in_one_line() {
 // manifest + config + layer blobs stored in the registry total <= 700 bytes
 // (the best-known pause image, pushed by `docker push`, stores 1833)."
 #[test]
+#[ignore = "needs docker-registry"]
 fn registry_bytes_of_pause_kernel_amd64() {
     let Some(registry) = Registry::start(Mode::Anonymous) else {
         return;
@@ -756,6 +764,7 @@ fn registry_bytes_of_pause_kernel_amd64() {
 
 // And `smidge push` of an archive smidge wrote stores the same manifest.
 #[test]
+#[ignore = "needs skopeo, docker-registry"]
 fn push_command_uploads_what_build_and_push_would() {
     require!("skopeo");
     let Some(registry) = Registry::start(Mode::Anonymous) else {

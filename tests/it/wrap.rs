@@ -3,8 +3,6 @@
 //! 386 (both fits, and under qemu-user for the portable fit); for the other platforms
 //! hand-encoded code from smidge's own listings runs under qemu-user. Issue #5.
 
-mod support;
-
 use capstone::prelude::*;
 use smidge::arch::Addressing;
 use smidge::wrap::{self, WrapError, WrapOptions, Wrapped};
@@ -43,7 +41,7 @@ fn nasm(dir: &Path, name: &str, source: &str, platform: Platform, fit: Fit) -> V
     assert!(
         result.status.success(),
         "nasm {name}:\n{}",
-        support::show(&result)
+        crate::support::show(&result)
     );
     std::fs::read(&out).unwrap()
 }
@@ -62,7 +60,7 @@ fn run(dir: &Path, name: &str, wrapped: &Wrapped, runner: Option<&str>) -> Outpu
         }
         None => Command::new(&exe),
     };
-    support::output_of_new_executable(&mut cmd).unwrap()
+    crate::support::output_of_new_executable(&mut cmd).unwrap()
 }
 
 /// Native, and for the portable fit qemu-user too.
@@ -113,9 +111,10 @@ len equ $ - msg
 }
 
 #[test]
+#[ignore = "needs x86, nasm, qemu-x86_64, qemu-i386"]
 fn nasm_hello_runs_on_x86() {
     require!("x86", "nasm", "qemu-x86_64", "qemu-i386");
-    let dir = support::tempdir();
+    let dir = crate::support::tempdir();
     for platform in X86 {
         for fit in Fit::ALL {
             let name = format!("hello-{}-{fit}", platform.architecture());
@@ -133,7 +132,7 @@ fn nasm_hello_runs_on_x86() {
                     (out.stdout.as_slice(), out.status.code()),
                     (&b"hello from wrap\n"[..], Some(42)),
                     "{platform} {fit} {runner:?}: {}",
-                    support::show(&out)
+                    crate::support::show(&out)
                 );
             }
         }
@@ -143,9 +142,10 @@ fn nasm_hello_runs_on_x86() {
 /// Entered in the middle: the first 100 bytes are `ud2`s (SIGILL if run); the entry is
 /// past them, further than a short jump reaches from the amd64 kernel header.
 #[test]
+#[ignore = "needs x86, nasm, qemu-x86_64, qemu-i386"]
 fn entry_in_the_middle_of_the_code() {
     require!("x86", "nasm", "qemu-x86_64", "qemu-i386");
-    let dir = support::tempdir();
+    let dir = crate::support::tempdir();
     for platform in X86 {
         let (bits, exit) = match platform {
             Platform::Amd64 => (64, "mov eax, 60\n mov edi, 5\n syscall"),
@@ -167,7 +167,7 @@ fn entry_in_the_middle_of_the_code() {
                         out.status.code(),
                         Some(5),
                         "{platform} {fit} entry {entry} {runner:?}: {}",
-                        support::show(&out)
+                        crate::support::show(&out)
                     );
                 }
             }
@@ -178,9 +178,10 @@ fn entry_in_the_middle_of_the_code() {
 /// `--bss`: the code checks the fill is zero, writes into it (at both ends, across pages)
 /// and writes what it stored to stdout.
 #[test]
+#[ignore = "needs x86, nasm, qemu-x86_64, qemu-i386"]
 fn bss_is_zero_filled_and_writable() {
     require!("x86", "nasm", "qemu-x86_64", "qemu-i386");
-    let dir = support::tempdir();
+    let dir = crate::support::tempdir();
     const BSS: u64 = 100_000;
     for platform in X86 {
         let source = match platform {
@@ -262,7 +263,7 @@ bss:
                 (out.stdout.as_slice(), out.status.code()),
                 (&b"wrapped\n"[..], Some(0)),
                 "{platform} {runner:?}: {}",
-                support::show(&out)
+                crate::support::show(&out)
             );
         }
         // Without --bss the same code faults: the segment is read-only and ends earlier.
@@ -272,7 +273,7 @@ bss:
             out.status.code(),
             None,
             "{platform}: {}",
-            support::show(&out)
+            crate::support::show(&out)
         );
         // The kernel fits refuse --bss.
         assert_eq!(
@@ -327,6 +328,7 @@ fn exit_code(platform: Platform, status: u8) -> Vec<u8> {
 /// The other platforms: exit codes from smidge's own listings, wrapped with and without
 /// `--entry` and `--bss`, run under qemu-user (both fits) and through binfmt_misc (portable).
 #[test]
+#[ignore = "needs qemu(platform, binfmt"]
 fn hand_encoded_code_runs_under_qemu_on_every_other_platform() {
     let others = [
         Platform::Arm64,
@@ -341,7 +343,7 @@ fn hand_encoded_code_runs_under_qemu_on_every_other_platform() {
     // The portable fit also runs executed directly, through binfmt_misc (qemu-user-static),
     // the way `docker run --platform` runs it on a foreign host.
     require!("binfmt");
-    let dir = support::tempdir();
+    let dir = crate::support::tempdir();
     for platform in others {
         for fit in Fit::ALL {
             // exit(9) then exit(7): entering at the second proves --entry.
@@ -371,7 +373,7 @@ fn hand_encoded_code_runs_under_qemu_on_every_other_platform() {
                         out.status.code(),
                         Some(status),
                         "{platform} {fit} entry {entry} bss {bss} {runner:?}: {}",
-                        support::show(&out)
+                        crate::support::show(&out)
                     );
                 }
             }

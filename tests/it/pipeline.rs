@@ -7,15 +7,13 @@
 //! Each test that needs a registry starts its own (tests/support/registry.rs), so the
 //! tests run in parallel and every reference is unique.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::registry::{Mode, Registry};
+use crate::support::*;
 use serde_json::Value;
-use support::registry::{Mode, Registry};
-use support::*;
 
 // ---------------------------------------------------------------- helpers
 
@@ -236,6 +234,7 @@ fn assert_one_digest(what: &str, digests: &[(&str, Result<String, String>)]) -> 
 /// ```
 /// and the same for two platforms (one index; no docker archive, which holds one).
 #[test]
+#[ignore = "needs skopeo, docker-registry"]
 fn one_digest_whatever_the_path_for_hello() {
     require!("skopeo");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -280,6 +279,7 @@ fn one_digest_whatever_the_path_for_hello() {
 /// $ smidge pack data.bin --format oci-dir -o d && smidge push d R
 /// ```
 #[test]
+#[ignore = "needs docker-registry"]
 fn one_digest_whatever_the_path_for_a_packed_3_mib_file() {
     let Some(registry) = Registry::start(Mode::Anonymous) else {
         return;
@@ -305,6 +305,7 @@ fn one_digest_whatever_the_path_for_a_packed_3_mib_file() {
 /// $ skopeo inspect oci:layout
 /// ```
 #[test]
+#[ignore = "needs skopeo"]
 fn skopeo_inspects_a_one_platform_layout_without_a_reference() {
     require!("skopeo");
     let dir = tempdir();
@@ -355,6 +356,7 @@ fn skopeo_inspects_a_one_platform_layout_without_a_reference() {
 /// $ skopeo inspect --raw --tls-verify=false docker://127.0.0.1:PORT/smidge/two:1
 /// ```
 #[test]
+#[ignore = "needs skopeo, docker-registry"]
 fn skopeo_copies_a_two_platform_archive_without_a_reference() {
     require!("skopeo");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -416,6 +418,7 @@ fn skopeo_copies_a_two_platform_archive_without_a_reference() {
 /// $ umoci unpack --image layout:v1-arm64-v8 bundle
 /// ```
 #[test]
+#[ignore = "needs umoci"]
 fn platform_tags_name_each_platform_for_umoci() {
     require!("umoci");
     let dir = tempdir();
@@ -510,6 +513,7 @@ fn check_annotations(what: &str, document: &Value, created: bool) {
 /// $ skopeo inspect --raw docker://REPO@DIGEST               # each manifest's
 /// ```
 #[test]
+#[ignore = "needs skopeo, docker-registry"]
 fn annotations_read_back_from_the_registry() {
     require!("skopeo");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -643,6 +647,7 @@ fn build_app(dir: &Path, platform: &str, message: &str) -> String {
 /// $ docker pull --platform linux/arm64 … && docker run --rm --platform linux/arm64 …   # from arm64 (qemu)
 /// ```
 #[test]
+#[ignore = "needs docker, skopeo, binfmt, docker-registry"]
 fn multi_platform_pack_pushed_and_run_on_two_platforms() {
     require!("docker", "skopeo", "binfmt");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -855,6 +860,7 @@ fn measured(args: &[&str]) -> (Output, u64) {
 /// $ smidge push layout R3
 /// ```
 #[test]
+#[ignore = "needs /usr/bin/time, docker-registry"]
 fn large_pushes_stay_under_64_mib() {
     require!("/usr/bin/time");
     let Some(registry) = Registry::start(Mode::Anonymous) else {
@@ -1101,6 +1107,7 @@ fn a_name_contradicting_compression_is_refused() {
 /// $ podman run --rm localhost/…
 /// ```
 #[test]
+#[ignore = "needs podman"]
 fn podman_loads_a_tar_named_tar() {
     require!("podman");
     let dir = tempdir();

@@ -1,20 +1,19 @@
 //! Every amd64 and 386 payload executed for real, with no Docker: natively, under
 //! qemu-user (portable fit), and `pause` as PID 1 of a new PID namespace. Issue #2.
 
-mod support;
-
+use crate::support::process::*;
 use smidge::{Fit, Program};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::process::*;
 
 #[test]
+#[ignore = "needs x86, binfmt"]
 fn hello_prints_exactly_its_message() {
     if !require_all() {
         return;
     }
-    let dir = support::tempdir();
+    let dir = crate::support::tempdir();
     let messages: Vec<Vec<u8>> = vec![
         b"Hello, world!\n".to_vec(),
         Vec::new(),
@@ -30,14 +29,14 @@ fn hello_prints_exactly_its_message() {
         (0..=255u8).collect(),
         (0..(1 << 20) + 3).map(|i| (i * 7 % 251) as u8).collect(),
     ];
-    for platform in support::platforms() {
+    for platform in crate::support::platforms() {
         for fit in Fit::ALL {
             for message in &messages {
                 let exe =
                     write_payload(dir.path(), &Program::Hello(message.clone()), platform, fit);
                 for runner in runners(platform, fit) {
-                    let out =
-                        support::output_of_new_executable(&mut command(&runner, &exe)).unwrap();
+                    let out = crate::support::output_of_new_executable(&mut command(&runner, &exe))
+                        .unwrap();
                     assert!(
                         out.stdout == *message && out.status.code() == Some(0),
                         "{platform} {fit} {runner:?}: {}-byte message: got {} bytes, {}",
@@ -52,18 +51,19 @@ fn hello_prints_exactly_its_message() {
 }
 
 #[test]
+#[ignore = "needs x86, binfmt"]
 fn exit_returns_its_code() {
     if !require_all() {
         return;
     }
-    let dir = support::tempdir();
-    for platform in support::platforms() {
+    let dir = crate::support::tempdir();
+    for platform in crate::support::platforms() {
         for fit in Fit::ALL {
             for code in [0u8, 1, 42, 127, 128, 255] {
                 let exe = write_payload(dir.path(), &Program::Exit(code), platform, fit);
                 for runner in runners(platform, fit) {
-                    let out =
-                        support::output_of_new_executable(&mut command(&runner, &exe)).unwrap();
+                    let out = crate::support::output_of_new_executable(&mut command(&runner, &exe))
+                        .unwrap();
                     assert_eq!(
                         out.status.code(),
                         Some(i32::from(code)),
@@ -77,12 +77,13 @@ fn exit_returns_its_code() {
 }
 
 #[test]
+#[ignore = "needs x86, binfmt"]
 fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
     if !require_all() {
         return;
     }
-    let dir = support::tempdir();
-    for platform in support::platforms() {
+    let dir = crate::support::tempdir();
+    for platform in crate::support::platforms() {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             for runner in runners(platform, fit) {
@@ -118,12 +119,13 @@ fn pause_as_ordinary_process_stops_on_term_and_int_and_survives_stop_cont() {
 }
 
 #[test]
+#[ignore = "needs x86, unshare"]
 fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
-    if !(support::require("x86") && support::require("unshare")) {
+    if !(crate::support::require("x86") && crate::support::require("unshare")) {
         return;
     }
-    let dir = support::tempdir();
-    for platform in support::platforms() {
+    let dir = crate::support::tempdir();
+    for platform in crate::support::platforms() {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             let runs = runners(platform, fit);
@@ -152,11 +154,15 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
 }
 
 #[test]
+#[ignore = "needs x86, unshare, nsenter"]
 fn pause_as_pid1_reaps_orphans() {
-    if !(support::require("x86") && support::require("unshare") && support::require("nsenter")) {
+    if !(crate::support::require("x86")
+        && crate::support::require("unshare")
+        && crate::support::require("nsenter"))
+    {
         return;
     }
-    let dir = support::tempdir();
+    let dir = crate::support::tempdir();
     // The check can fail: a PID 1 that never waits (sleep) keeps the orphan as a zombie.
     let sleep = PathBuf::from(
         String::from_utf8(
@@ -177,7 +183,7 @@ fn pause_as_pid1_reaps_orphans() {
     control.kill().unwrap();
     let _ = control.wait();
 
-    for platform in support::platforms() {
+    for platform in crate::support::platforms() {
         for fit in Fit::ALL {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             for runner in runners(platform, fit) {

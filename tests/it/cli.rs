@@ -1,12 +1,10 @@
 //! The command line, as a user meets it: help, version, where output goes,
 //! and bad input (one clear line, exit status 2, no output file). issue #2
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 /// issue #2: "Bad input gets a clear one-line error, exit status 2, and no
 /// output file". Runs `smidge ARGS` in a fresh directory holding only
@@ -134,6 +132,7 @@ fn on_a_terminal(dir: &Path, args: &str) -> (Option<i32>, Vec<u8>) {
 // issue #2: "Without -o: stdout when it is not a terminal, otherwise refuse
 // with a clear hint (never dump binary on a terminal)".
 #[test]
+#[ignore = "needs script"]
 fn binary_output_to_a_terminal_is_refused() {
     require!("script");
     for args in ["hello", "pause --compression none", "exit 3 --format elf"] {
@@ -242,6 +241,7 @@ fn the_tag_is_recorded_in_the_archive() {
 // fail (status 1, a runtime failure), leave no partial or temporary file, and
 // leave the file it would have replaced as it was.
 #[test]
+#[ignore = "needs root, unshare"]
 fn a_run_that_fails_while_writing_leaves_no_file() {
     require!("root", "unshare");
     let dir = tempdir();
@@ -294,6 +294,7 @@ fn run_payload(dir: &Path, name: &str, args: &[&str]) -> (Option<i32>, Vec<u8>) 
 // issue #2: `hello [MESSAGE...]` joins the words with one space and adds a
 // newline; -n drops it; --message-file takes bytes as they are ("-" = stdin).
 #[test]
+#[ignore = "needs x86"]
 fn hello_message_from_words_flags_and_files() {
     require!("x86");
     let dir = tempdir();

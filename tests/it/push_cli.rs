@@ -5,8 +5,6 @@
 //! answers 503. The end-to-end pulls (docker, skopeo, containerd) are in
 //! tests/registry.rs.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
@@ -15,8 +13,8 @@ use std::process::Output;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use support::registry::{Mode, Registry, PASSWORD, USER};
-use support::*;
+use crate::support::registry::{Mode, Registry, PASSWORD, USER};
+use crate::support::*;
 
 /// `smidge ARGS` with an empty `$DOCKER_CONFIG` (or `config`), `path_dir` first on
 /// `$PATH`, and `stdin`.
@@ -168,6 +166,7 @@ fn helper(dir: &Path, name: &str, body: &str, status: i32) {
 // issue #4: "`credHelpers` and `credsStore` through the `docker-credential-<name>`
 // helper protocol"; a helper that fails is one line that quotes none of its output.
 #[test]
+#[ignore = "needs skopeo, docker-registry"]
 fn credential_helpers_against_htpasswd() {
     require!("skopeo");
     let Some(registry) = Registry::start(Mode::Htpasswd) else {
@@ -252,6 +251,7 @@ fn credential_helpers_against_htpasswd() {
 // issue #4: "`--push REF` on every build command": pack and wrap too; and `smidge push`
 // of a multi-platform OCI layout tar, twice: the second push uploads no blob.
 #[test]
+#[ignore = "needs docker-registry"]
 fn pack_wrap_and_multi_platform_push_twice() {
     let Some(registry) = Registry::start(Mode::Anonymous) else {
         return;
@@ -382,6 +382,7 @@ fn bounded_retry_on_503() {
 // `--insecure` also takes HTTPS with a certificate no CA vouches for, as docker's
 // insecure registries do.
 #[test]
+#[ignore = "needs docker-registry"]
 fn insecure_accepts_an_unknown_ca() {
     let Some(registry) = Registry::start(Mode::Htpasswd) else {
         return;

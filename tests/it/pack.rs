@@ -2,18 +2,17 @@
 //! every refusal one clear line with no output file, reproducible folders, `--strip`,
 //! and constant memory on a large input.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 const BUSYBOX: &str = "/bin/busybox";
 
 /// issue #5: "Debian's busybox-static packed as an image, `docker run IMAGE echo hi`
 /// prints `hi`, and its SIZE equals the binary's bytes".
 #[test]
+#[ignore = "needs docker"]
 fn busybox_packed_runs_and_its_size_is_the_binary() {
     require!("docker");
     if !Path::new(BUSYBOX).exists() {
@@ -42,6 +41,7 @@ fn busybox_packed_runs_and_its_size_is_the_binary() {
 /// issue #5: "--strip removes what the kernel never reads ... and proves the result still
 /// runs".
 #[test]
+#[ignore = "needs docker"]
 fn stripped_busybox_still_runs() {
     require!("docker");
     if !Path::new(BUSYBOX).exists() {
@@ -375,6 +375,7 @@ fn same_folder_from_two_checkouts_gives_the_same_bytes() {
 /// issue #5: "a 200 MB binary never sits whole in memory; peak memory stays under 64 MiB"
 /// (50 MB here, measured by /usr/bin/time as the child's peak RSS).
 #[test]
+#[ignore = "needs /usr/bin/time"]
 fn large_file_streams_in_constant_memory() {
     require!("/usr/bin/time");
     let dir = tempdir();
@@ -422,6 +423,7 @@ fn large_file_streams_in_constant_memory() {
 /// A folder as the root tree, run by docker: a symlinked shell, a hard link, and every
 /// config option reaching the container (issue #5).
 #[test]
+#[ignore = "needs docker"]
 fn folder_with_config_runs_in_docker() {
     require!("docker");
     if !Path::new(BUSYBOX).exists() {
@@ -488,6 +490,7 @@ fn folder_with_config_runs_in_docker() {
 /// `smidge wrap`'s command line (the library is tested in tests/wrap.rs): `--print-base`
 /// gives the `org` for nasm, the wrapped file runs, and the image runs in docker.
 #[test]
+#[ignore = "needs x86, nasm, docker"]
 fn wrap_cli_runs_nasm_code() {
     require!("x86", "nasm");
     let dir = tempdir();
@@ -586,6 +589,7 @@ fn random_file(path: &Path, mb: usize) {
 /// issue #5: "A progress bar on a terminal for work that takes longer than a moment,
 /// silent when not on a terminal."
 #[test]
+#[ignore = "needs script"]
 fn progress_bar_only_on_a_terminal() {
     require!("script");
     let dir = tempdir();
@@ -610,6 +614,7 @@ fn progress_bar_only_on_a_terminal() {
 /// `--compression zstd`: an OCI layout whose layer is `+zstd`, which skopeo reads; for a
 /// docker archive, a warning that Docker 20.10 cannot load it.
 #[test]
+#[ignore = "needs skopeo"]
 fn zstd_layers_and_the_docker_warning() {
     let dir = tempdir();
     random_file(&dir.path().join("app"), 2);

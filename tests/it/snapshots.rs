@@ -1,6 +1,6 @@
 //! Snapshot tests of what users read (issue #14): every usage error (`tests/cmd/usage.trycmd`)
 //! and every `--help` (`tests/cmd/help.trycmd`), run against the real binary in an empty
-//! directory. `TRYCMD=overwrite cargo test --test snapshots` rewrites them after an intended
+//! directory. `TRYCMD=overwrite cargo test --test it snapshots` rewrites them after an intended
 //! change; the diff is the review.
 
 #[test]

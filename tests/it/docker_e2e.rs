@@ -4,13 +4,11 @@
 //! Each test loads its images under its own tag (`smidge-test/<test>:<pid>`)
 //! and removes that tag when it ends, so the tests run in parallel.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 // issue #2: "End to end with a real Docker Engine: `docker load` each archive,
 // `docker images` SIZE equals the payload size, `docker run` output and exit
@@ -18,7 +16,7 @@ use support::*;
 // One test per program × platform × fit.
 macro_rules! each_image {
     ($($name:ident: $program:literal $platform:literal $fit:literal;)*) => {
-        $( #[test] fn $name() { load_and_run($program, $platform, $fit) } )*
+        $( #[test] #[ignore = "needs docker"] fn $name() { load_and_run($program, $platform, $fit) } )*
     };
 }
 
@@ -159,6 +157,7 @@ fn pause_stops_at_once(tag: &str, platform: &str) {
 // issue #2: `hello [MESSAGE...]` prints the words joined by one space, and a
 // newline; `-n` drops the newline.
 #[test]
+#[ignore = "needs docker"]
 fn hello_prints_its_words_joined_by_one_space() {
     require!("docker");
     let dir = tempdir();
@@ -182,6 +181,7 @@ fn hello_prints_its_words_joined_by_one_space() {
 }
 
 #[test]
+#[ignore = "needs docker"]
 fn hello_n_prints_no_newline() {
     require!("docker");
     let dir = tempdir();
@@ -205,6 +205,7 @@ fn hello_n_prints_no_newline() {
 
 // issue #2: "Any length (at least 1 MiB), any bytes (UTF-8, NUL, empty)."
 #[test]
+#[ignore = "needs docker"]
 fn hello_message_file_of_one_mebibyte_of_any_bytes() {
     require!("docker");
     let dir = tempdir();
@@ -231,6 +232,7 @@ fn hello_message_file_of_one_mebibyte_of_any_bytes() {
 }
 
 #[test]
+#[ignore = "needs docker"]
 fn hello_empty_message_prints_nothing() {
     require!("docker");
     let dir = tempdir();
@@ -256,6 +258,7 @@ fn hello_empty_message_prints_nothing() {
 
 // issue #2: `--base64` writes `echo <base64> | base64 -d | docker load`.
 #[test]
+#[ignore = "needs docker"]
 fn base64_command_piped_through_sh_loads_in_docker() {
     require!("docker");
     let tag = test_tag("base64");
@@ -288,6 +291,7 @@ fn base64_command_piped_through_sh_loads_in_docker() {
 
 // issue #2: without -o, the archive goes to stdout when it is not a terminal.
 #[test]
+#[ignore = "needs docker"]
 fn archive_on_stdout_pipes_into_docker_load() {
     require!("docker");
     let tag = test_tag("stdout");
@@ -301,6 +305,7 @@ fn archive_on_stdout_pipes_into_docker_load() {
 // issue #2: "the same command gives the same bytes and the same image ID
 // every time"; compression does not change the image either.
 #[test]
+#[ignore = "needs docker"]
 fn same_command_twice_gives_same_bytes_and_same_image_id() {
     require!("docker");
     let dir = tempdir();
@@ -341,6 +346,7 @@ fn same_command_twice_gives_same_bytes_and_same_image_id() {
 
 // issue #2: the docker archive is one `podman load` reads (uncompressed).
 #[test]
+#[ignore = "needs podman"]
 fn podman_loads_the_uncompressed_archive_and_runs_hello() {
     require!("podman");
     let dir = tempdir();

@@ -1,10 +1,8 @@
 //! Every payload's bytes, pinned; every instruction checked by a real disassembler
 //! (capstone); the portable fit read back by a real ELF reader (object). Issue #2.
 //!
-//! `SMIDGE_BLESS=1 cargo test --test payloads` rewrites tests/golden/payloads.txt after an
+//! `SMIDGE_BLESS=1 cargo test --test it payloads` rewrites tests/golden/payloads.txt after an
 //! intended change, so the diff shows every byte that moved.
-
-mod support;
 
 use capstone::prelude::*;
 use smidge::elf::{self, Payload};
@@ -38,7 +36,7 @@ fn serve(port: u16, body: &[u8]) -> Program {
 fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
     let mut out = Vec::new();
     for (name, program) in programs() {
-        for platform in support::platforms() {
+        for platform in crate::support::platforms() {
             for fit in Fit::ALL {
                 let payload = elf::build(&program, platform, fit).expect("builds");
                 out.push((
@@ -59,7 +57,7 @@ fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
 #[test]
 fn payload_bytes_are_pinned() {
     let bless = std::env::var("SMIDGE_BLESS").is_ok_and(|v| v == "1");
-    for platform in support::platforms() {
+    for platform in crate::support::platforms() {
         let mut text = String::new();
         for (name, _, _, _, payload) in all().into_iter().filter(|a| a.2 == platform) {
             text.push_str(&format!(
@@ -126,7 +124,7 @@ fn size_targets() {
     // the issue asks for (threads, timeouts, signals as PID 1, reaping, a clean close, the
     // bind check) takes 166 bytes of code, 15 of them in header holes.
     let unmet: &[(&str, Platform, Fit, usize)] = &[("serve", Amd64, Portable, 352)];
-    let platforms = support::platforms();
+    let platforms = crate::support::platforms();
     for (program, platform, fit, max) in targets {
         if !platforms.contains(&platform) {
             continue;
@@ -417,7 +415,7 @@ fn loads_high_enough_with_little_zero_fill() {
         assert!(payload.base >= 0x1_0000, "{name}: base {:#x}", payload.base);
     }
     // A 1 MiB message still loads whole (the i386 kernel fit moves its base for it).
-    for platform in support::platforms() {
+    for platform in crate::support::platforms() {
         for fit in Fit::ALL {
             let p = elf::build(&Program::Hello(vec![b'y'; 1 << 20]), platform, fit).unwrap();
             assert!(p.bytes.len() > 1 << 20);
@@ -431,7 +429,7 @@ fn loads_high_enough_with_little_zero_fill() {
 fn every_short_message_length_lays_out() {
     for len in 0..=300usize {
         let message: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-        for platform in support::platforms() {
+        for platform in crate::support::platforms() {
             for fit in Fit::ALL {
                 let p = elf::build(&Program::Hello(message.clone()), platform, fit)
                     .unwrap_or_else(|e| panic!("{len} bytes, {platform} {fit}: {e}"));
