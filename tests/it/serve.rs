@@ -450,8 +450,11 @@ fn docker_run_publishes_the_port_and_docker_stop_is_instant() {
         let started = Instant::now();
         crate::support::docker_ok(["stop", &id]);
         let took = started.elapsed();
+        // An ignored SIGTERM costs docker's whole 10 s grace and ends in SIGKILL (exit 137,
+        // checked below); 2 s leaves room for a busy machine (1.01-1.14 s seen while other
+        // tests ran beside this one).
         assert!(
-            took < Duration::from_secs(1),
+            took < Duration::from_secs(2),
             "{platform}: docker stop took {took:?}"
         );
         assert_eq!(
