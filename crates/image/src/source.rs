@@ -27,7 +27,7 @@
 //! archive, which names its layers by path, is hashed in one streaming pass. Names read
 //! from `manifest.json` or from the tar (including symbolic and hard links, which `docker
 //! save` writes for a layer shared by two images) are resolved inside the source and
-//! never lead out of it.
+//! never lead out of it; in a directory, a symbolic link that leads out of it is refused.
 //!
 //! Every refusal is one line, `` `PATH` is not an image: REASON ``, a usage error; the
 //! bytes of the source are never quoted.
@@ -99,7 +99,10 @@ fn read(path: &Path) -> R<Source> {
     let cannot_read = |e: io::Error| Why::Not(format!("cannot read it: {e}"));
     let meta = fs::metadata(path).map_err(cannot_read)?;
     let (store, spool) = if meta.is_dir() {
-        (Store::Dir(path.to_path_buf()), None)
+        (
+            Store::Dir(fs::canonicalize(path).map_err(cannot_read)?),
+            None,
+        )
     } else {
         let mut head = Vec::with_capacity(4);
         File::open(path)
@@ -159,6 +162,7 @@ fn decompress(path: &Path, c: Compression) -> R<TempFile> {
 
 /// Where a source's files are: a directory, or an indexed tar.
 enum Store {
+    /// A directory, by its canonical path: no file outside it is ever read.
     Dir(PathBuf),
     Tar(TarIndex),
 }
@@ -235,7 +239,22 @@ impl Store {
         };
         match self {
             Store::Dir(root) => {
-                let path = root.join(&name);
+                // Symbolic links inside the directory are followed; one that leads out of
+                // it (a blob linked to `/etc/shadow`, a `blobs` linked elsewhere) is
+                // refused, so a layout made by someone else cannot make smidge read, and
+                // push, a file of this machine.
+                let path = match fs::canonicalize(root.join(&name)) {
+                    Ok(path) => path,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => return Ok(None),
+                    Err(e) => return not(format!("cannot read `{}`: {e}", shown(&name))),
+                };
+                if !path.starts_with(root) {
+                    return not(format!(
+                        "`{}` leads out of the directory through a symbolic link",
+                        shown(&name)
+                    ));
+                }
                 match fs::metadata(&path) {
                     Ok(m) if m.is_file() => Ok(Some(Region {
                         path,
@@ -987,6 +1006,54 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains(want), "{msg} (wanted {want})");
+    }
+
+    /// issue #14: a layout directory made by someone else cannot make smidge read (and
+    /// push) a file of this machine through a symbolic link; links inside it are followed.
+    #[test]
+    fn a_directory_source_never_reads_outside_it() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let img = Image::of_payload(Platform::Amd64, "x", b"abc", None, None).unwrap();
+        let layout = make(
+            dir.path(),
+            "layout",
+            Form::OciDir,
+            &set(&[Platform::Amd64]),
+            Compression::Gzip,
+        );
+        let blobs = layout.join("blobs/sha256");
+        let config = blobs.join(img.config_digest().hex());
+        let outside = dir.path().join("outside-config");
+        fs::rename(&config, &outside).unwrap();
+        let name = format!("blobs/sha256/{}", img.config_digest().hex());
+        let leads_out = format!("`{name}` leads out of the directory through a symbolic link");
+
+        // The same bytes, linked from outside: absolute, then relative.
+        symlink(&outside, &config).unwrap();
+        refusal(&layout, &leads_out);
+        fs::remove_file(&config).unwrap();
+        symlink("../../../outside-config", &config).unwrap();
+        refusal(&layout, &leads_out);
+
+        // A link that stays inside the layout is followed.
+        fs::remove_file(&config).unwrap();
+        fs::rename(&outside, layout.join("kept-config")).unwrap();
+        symlink("../../kept-config", &config).unwrap();
+        assert_same(&read_source(&layout).unwrap().set, &set(&[Platform::Amd64]));
+        // So is the layout itself named through a link.
+        let alias = dir.path().join("alias");
+        symlink(&layout, &alias).unwrap();
+        assert_same(&read_source(&alias).unwrap().set, &set(&[Platform::Amd64]));
+
+        // `blobs` itself linked to a directory outside.
+        let moved = dir.path().join("moved-blobs");
+        fs::rename(layout.join("blobs"), &moved).unwrap();
+        symlink(&moved, layout.join("blobs")).unwrap();
+        refusal(
+            &layout,
+            "leads out of the directory through a symbolic link",
+        );
     }
 
     #[test]
