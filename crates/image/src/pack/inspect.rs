@@ -20,6 +20,9 @@ pub const PT_INTERP: u32 = 3;
 pub const EF_ARM_ABI_FLOAT_SOFT: u32 = 0x0000_0200;
 /// `e_type` of a position-independent executable or shared object.
 pub const ET_DYN: u16 = 3;
+/// The largest program header table Linux loads (fs/binfmt_elf.c, `load_elf_phdrs`):
+/// 64 KiB. It bounds what [`inspect`] allocates for one, whatever `e_phnum` says.
+pub const MAX_PHDR_TABLE: usize = 64 << 10;
 
 /// What a file is, for packing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,7 +180,13 @@ pub fn inspect(path: &Path) -> Result<FileKind, PackError> {
     if e_phnum > 0 && usize::from(e_phentsize) != want {
         return Err(bad("e_phentsize is not the size of a program header"));
     }
-    let mut table = vec![0u8; usize::from(e_phnum) * want];
+    let table_len = usize::from(e_phnum) * want;
+    if table_len > MAX_PHDR_TABLE {
+        return Err(bad(
+            "more program headers than Linux loads (e_phnum × e_phentsize over 64 KiB)",
+        ));
+    }
+    let mut table = vec![0u8; table_len];
     f.seek(SeekFrom::Start(e_phoff))
         .and_then(|_| f.read_exact(&mut table))
         .map_err(|_| bad("the program headers lie outside the file"))?;
@@ -262,5 +271,37 @@ mod tests {
         let s = dir.path().join("s");
         std::fs::write(&s, b"#!/bin/sh -e\necho\n").unwrap();
         assert_eq!(inspect(&s).unwrap(), FileKind::Script("/bin/sh".into()));
+    }
+
+    /// Found by `fuzz/` (target `elf`): an arm64 header whose e_phnum is 0xc701 had the
+    /// reader allocate 2.85 MB for a program header table before it found the file too
+    /// short. A table over the kernel's 64 KiB is refused before anything is allocated.
+    #[test]
+    fn a_huge_e_phnum_is_refused_before_allocating() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("x");
+        let payload = smidge_elf::elf::build(
+            &smidge_elf::Program::Exit(0),
+            Platform::Arm64,
+            smidge_elf::Fit::Portable,
+        )
+        .unwrap();
+        for (phnum, refused) in [(0xc701u16, true), (1171, true), (1170, false)] {
+            let mut bytes = payload.bytes.clone();
+            bytes[ehdr64::E_PHNUM..ehdr64::E_PHNUM + 2].copy_from_slice(&phnum.to_le_bytes());
+            std::fs::write(&f, &bytes).unwrap();
+            let e = inspect(&f).unwrap_err().to_string();
+            assert_eq!(
+                e.contains("more program headers than Linux loads"),
+                refused,
+                "{e}"
+            );
+            if !refused {
+                assert!(
+                    e.contains("the program headers lie outside the file"),
+                    "{e}"
+                );
+            }
+        }
     }
 }
