@@ -118,13 +118,30 @@ pub fn lookup(registry: &str) -> Result<Option<Credentials>, RegistryError> {
             })
         }
     };
-    let config: DockerConfig =
-        serde_json::from_slice(&text).map_err(|e| RegistryError::Credentials {
-            registry: registry.into(),
-            // serde's message names a line and column, never the text around it.
-            reason: format!("{} is not valid JSON ({e})", path.display()),
-        })?;
+    let config = parse(&text, &path).map_err(|reason| RegistryError::Credentials {
+        registry: registry.into(),
+        reason,
+    })?;
     lookup_in(&config, registry, &run_helper)
+}
+
+/// The Docker config `text` read from `path`, or why not. The reason gives the kind of
+/// error and its line and column only: serde's own message quotes a value of the wrong
+/// type (`invalid type: string "…"`), which may be a password or an `auth` token.
+fn parse(text: &[u8], path: &Path) -> Result<DockerConfig, String> {
+    serde_json::from_slice(text).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "a value of the wrong type",
+            serde_json::error::Category::Eof => "it ends too early",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => "not JSON",
+        };
+        format!(
+            "{} is not a Docker config ({what} at line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
 }
 
 /// A credential helper: `(helper name, server URL)` → credentials.
@@ -247,6 +264,36 @@ mod tests {
         assert_eq!(got.password, "s3cr:et");
         assert_eq!(lookup_in(&c, "other:5000", &no_helper).unwrap(), None);
         assert!(!format!("{got:?}").contains("s3cr"));
+    }
+
+    /// Found by `fuzz/` (target `docker_config`): serde's message for a value of the
+    /// wrong type quotes it, so a token written where an object belongs was printed.
+    #[test]
+    fn a_bad_config_is_not_quoted() {
+        let path = Path::new("/home/u/.docker/config.json");
+        for (text, what) in [
+            (
+                r#"{"auths":{"ghcr.io":{"uscr.io":"ghMMMcr"},"credsStore":"desktop"}"#,
+                "a value of the wrong type at line 1, column 64",
+            ),
+            (
+                r#"{"auths":{"ghcr.io":"dXNlcjpwYXNzd29yZA=="}}"#,
+                "a value of the wrong type at line 1, column 42",
+            ),
+            (
+                r#"{"auths":{"ghcr.io":"#,
+                "it ends too early at line 1, column 20",
+            ),
+            ("{not json", "not JSON at line 1, column 2"),
+        ] {
+            let Err(e) = parse(text.as_bytes(), path) else {
+                panic!("{text} parsed")
+            };
+            assert_eq!(
+                e,
+                format!("/home/u/.docker/config.json is not a Docker config ({what})")
+            );
+        }
     }
 
     #[test]
