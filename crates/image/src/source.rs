@@ -387,6 +387,25 @@ fn resolve(base: &str, name: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("/"))
 }
 
+/// Why a JSON document does not parse, without quoting it: serde's own message for a
+/// value of the wrong type does (`invalid type: string "…"`), except for a missing
+/// field, which names one of ours.
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Data => {
+            let m = e.to_string();
+            match m.split_once(" at line ") {
+                Some((missing, _)) if missing.starts_with("missing field `") => missing.to_string(),
+                _ => "a value of the wrong type".into(),
+            }
+        }
+        Category::Eof => "it ends too early".into(),
+        Category::Syntax | Category::Io => "not JSON".into(),
+    };
+    format!("{what} at line {}, column {}", e.line(), e.column())
+}
+
 /// A name read from the source, fit for a one-line message: control characters escaped,
 /// at most 100 characters.
 fn shown(s: &str) -> String {
@@ -477,7 +496,12 @@ fn document(store: &Store, d: &Desc) -> R<(Digest, Vec<u8>)> {
 
 fn oci_layout(store: &Store, index_json: &Region) -> R<Vec<Image>> {
     let index: IndexDoc = serde_json::from_slice(&index_json.read_document("index.json")?)
-        .map_err(|e| Why::Not(format!("index.json is not an image index ({e})")))?;
+        .map_err(|e| {
+            Why::Not(format!(
+                "index.json is not an image index ({})",
+                json_error(&e)
+            ))
+        })?;
     let mut descriptors = index.manifests;
     // An index named by index.json stands for the whole layout; the first one is read.
     if let Some(i) = descriptors
@@ -509,8 +533,12 @@ fn collect(
         if !seen.insert(digest) {
             continue;
         }
-        let manifest: ManifestDoc = serde_json::from_slice(&bytes)
-            .map_err(|e| Why::Not(format!("blob {digest} is not an image manifest ({e})")))?;
+        let manifest: ManifestDoc = serde_json::from_slice(&bytes).map_err(|e| {
+            Why::Not(format!(
+                "blob {digest} is not an image manifest ({})",
+                json_error(&e)
+            ))
+        })?;
         let index = manifest.manifests.is_some()
             || MediaTypes::is_index(&d.media_type)
             || MediaTypes::is_index(&manifest.media_type);
@@ -573,7 +601,8 @@ fn docker_archive(store: &Store, manifest: &Region) -> R<Vec<Image>> {
     let items: Vec<DockerItem> = serde_json::from_slice(&manifest.read_document("manifest.json")?)
         .map_err(|e| {
             Why::Not(format!(
-                "manifest.json is not a docker archive manifest ({e})"
+                "manifest.json is not a docker archive manifest ({})",
+                json_error(&e)
             ))
         })?;
     let file = |name: &str| {
@@ -623,8 +652,12 @@ fn diff_ids(config: &[u8], layers: usize, what: &str) -> R<Vec<Digest>> {
     struct RootFs {
         diff_ids: Option<Vec<String>>,
     }
-    let c: Config = serde_json::from_slice(config)
-        .map_err(|e| Why::Not(format!("{what} is not an image configuration ({e})")))?;
+    let c: Config = serde_json::from_slice(config).map_err(|e| {
+        Why::Not(format!(
+            "{what} is not an image configuration ({})",
+            json_error(&e)
+        ))
+    })?;
     let Some(ids) = c.rootfs.and_then(|r| r.diff_ids) else {
         return not(format!("{what} has no rootfs.diff_ids"));
     };
@@ -1006,6 +1039,45 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains(want), "{msg} (wanted {want})");
+    }
+
+    /// Found by `fuzz/` (target `source`): serde's message for a value of the wrong type
+    /// quoted it (`invalid type: string "schemaVersion", expected a sequence`), and the
+    /// bytes of a source are never quoted. A missing field is still named.
+    #[test]
+    fn json_errors_do_not_quote_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("layout");
+        fs::create_dir(&layout).unwrap();
+        fs::write(
+            layout.join("index.json"),
+            r#"{"manifests":"schemaVersion"}"#,
+        )
+        .unwrap();
+        refusal(
+            &layout,
+            "index.json is not an image index (a value of the wrong type at line 1, column 28)",
+        );
+        let docker = dir.path().join("docker");
+        fs::create_dir(&docker).unwrap();
+        for (json, want) in [
+            (
+                r#"[{"Config":"c","Layers":"l"}]"#,
+                "a value of the wrong type at line 1, column 27",
+            ),
+            (
+                r#"[{"Layers":[]}]"#,
+                "missing field `Config` at line 1, column 14",
+            ),
+            (r#"[{"Config":"#, "it ends too early at line 1, column 11"),
+            ("[not json", "not JSON at line 1, column 3"),
+        ] {
+            fs::write(docker.join("manifest.json"), json).unwrap();
+            refusal(
+                &docker,
+                &format!("manifest.json is not a docker archive manifest ({want})"),
+            );
+        }
     }
 
     /// issue #14: a layout directory made by someone else cannot make smidge read (and
