@@ -2,7 +2,8 @@
 //! and the stream is never larger than the input in stored blocks (5 bytes of header per
 //! block of at most 65535 bytes, one block for empty input: the encoder keeps its block
 //! split only when it is smaller than one block written the cheapest way, and a block is
-//! written stored when that is cheapest).
+//! written stored when that is cheapest). An encoder reads no sizes from its input, so
+//! no allocation limit: what it allocates grows with the input.
 #![no_main]
 
 use std::io::Read;

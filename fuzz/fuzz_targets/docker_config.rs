@@ -38,7 +38,10 @@ fn config() -> &'static PathBuf {
 /// key), a host with a port, a plain host.
 const REGISTRIES: [&str; 3] = ["docker.io", "localhost:5000", "ghcr.io"];
 
-fuzz_target!(|data: &[u8]| {
+/// The config is read whole; the inputs are a few KiB.
+const LIMIT: usize = 1 << 20;
+
+fuzz_target!(init: smidge_fuzz::limit_allocations(LIMIT), |data: &[u8]| {
     std::fs::write(config(), data).unwrap();
     for registry in REGISTRIES {
         if let Err(e) = lookup(registry) {

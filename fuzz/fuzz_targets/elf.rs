@@ -1,7 +1,7 @@
 //! The ELF reader behind `smidge pack`: `pack::inspect` (what a file is: ELF, script or
 //! other, and the ELF header and program headers) and, for ELF, `--strip`'s plan (the
-//! header to write and where to cut). Never a panic; the reader reads only headers, so
-//! scripts/fuzz runs this target with a 1 MB allocation limit.
+//! header to write and where to cut). Never a panic, and, as the reader reads only
+//! headers, no allocation over 128 KiB.
 #![no_main]
 
 use std::path::PathBuf;
@@ -25,7 +25,11 @@ fn file() -> &'static PathBuf {
     path
 }
 
-fuzz_target!(|data: &[u8]| {
+/// The reader reads a 256-byte head, a program header table (at most 64 KiB, the
+/// kernel's limit) and a PT_INTERP path (at most 4 KiB).
+const LIMIT: usize = 128 << 10;
+
+fuzz_target!(init: smidge_fuzz::limit_allocations(LIMIT), |data: &[u8]| {
     let path = file();
     std::fs::write(path, data).unwrap();
     let Ok(FileKind::Elf(info)) = inspect(path) else {

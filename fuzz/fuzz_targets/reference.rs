@@ -6,7 +6,10 @@
 use libfuzzer_sys::fuzz_target;
 use smidge_image::image::Reference;
 
-fuzz_target!(|data: &[u8]| {
+/// A reference is short; nothing in it says how much to allocate.
+const LIMIT: usize = 64 << 10;
+
+fuzz_target!(init: smidge_fuzz::limit_allocations(LIMIT), |data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };

@@ -209,7 +209,12 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fuzz_target!(|data: &[u8]| {
+/// The reader holds JSON documents of at most 4 MiB (`source::MAX_DOCUMENT`) and
+/// streams everything else through 256 KiB buffers; the inputs are a few KiB. (zstd's
+/// decoder, in C, allocates its window itself, at most 128 MiB by its own limit.)
+const LIMIT: usize = 8 << 20;
+
+fuzz_target!(init: smidge_fuzz::limit_allocations(LIMIT), |data: &[u8]| {
     let dir = dir();
     let file = dir.join("source.tar");
 
