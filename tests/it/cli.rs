@@ -355,9 +355,11 @@ fn hello_message_from_words_flags_and_files() {
 /// manifest, the config with its 64-hex-digit diff_id, the 105-byte payload), is already
 /// 276 bytes of DEFLATE plus 18 of gzip framing; the four tar headers (three members, one
 /// file in the layer) add the rest. So this pins the size reached, to catch regressions.
+/// Since issue #15 the config says `"User":"65535:65535"` as Kubernetes' pause does: 16
+/// more bytes (385 before).
 #[test]
 fn pause_kernel_amd64_archive_size() {
-    const REACHED: usize = 385;
+    const REACHED: usize = 401;
     let archive = ok([
         "pause",
         "--platform",

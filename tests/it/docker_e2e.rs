@@ -115,6 +115,108 @@ fn load_and_run(program: &str, platform: &str, fit: &str) {
     }
 }
 
+/// The real user and group IDs of process `pid`, from /proc.
+fn uids(pid: u32) -> [u32; 2] {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u32 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    [field("Uid:"), field("Gid:")]
+}
+
+// issue #15: "pause as Kubernetes ships it: the pause image's config sets `User` to
+// `65535:65535` ..., tested with `docker run` and containerd's `ctr run`". containerd
+// imports the docker archive as it is, runs pause as 65535:65535 and stops it with
+// SIGTERM (exit 0, at once) or, as it stops a pod sandbox, SIGKILL.
+#[test]
+#[ignore = "needs containerd"]
+fn pause_under_containerd() {
+    require!("containerd");
+    let address = containerd_address().unwrap();
+    let namespace = format!("smidge-test-{}", std::process::id());
+    let ctr = |args: &[&str]| -> std::process::Output {
+        Command::new("ctr")
+            .args(["--address", address, "--namespace", &namespace])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ctr_ok = |args: &[&str]| -> String {
+        let out = ctr(args);
+        assert!(out.status.success(), "ctr {args:?}: {}", show(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    struct Namespace<'a>(&'a dyn Fn(&[&str]) -> std::process::Output);
+    impl Drop for Namespace<'_> {
+        fn drop(&mut self) {
+            for id in ["pause-term", "pause-kill"] {
+                (self.0)(&["task", "delete", "--force", id]);
+                (self.0)(&["container", "delete", id]);
+            }
+            (self.0)(&["images", "rm", "docker.io/smidge/pause:latest"]);
+        }
+    }
+    let _cleanup = Namespace(&ctr);
+
+    let dir = tempdir();
+    let archive = dir.path().join("pause.tar");
+    // $ smidge pause -o pause.tar; ctr images import pause.tar
+    ok(["pause", "-o", archive.to_str().unwrap()]);
+    ctr_ok(&["images", "import", archive.to_str().unwrap()]);
+
+    for (id, signal) in [("pause-term", "SIGTERM"), ("pause-kill", "SIGKILL")] {
+        // $ ctr run -d docker.io/smidge/pause:latest ID
+        ctr_ok(&["run", "-d", "docker.io/smidge/pause:latest", id]);
+        let pid = || -> Option<u32> {
+            let list = ctr_ok(&["task", "ls"]);
+            let row = list
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(id))?;
+            let mut cols = row.split_whitespace().skip(1);
+            let pid = cols.next()?.parse().ok()?;
+            (cols.next()? == "RUNNING").then_some(pid)
+        };
+        assert!(
+            wait_until(Duration::from_secs(10), || pid().is_some()),
+            "pause never ran"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let running = pid().expect("pause exited by itself");
+        assert_eq!(
+            uids(running),
+            [65535, 65535],
+            "pause's uid and gid under containerd"
+        );
+
+        // $ ctr task kill -s SIGTERM ID
+        let started = Instant::now();
+        ctr_ok(&["task", "kill", "--signal", signal, id]);
+        let stopped = || {
+            ctr_ok(&["task", "ls"])
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(id) && l.ends_with("STOPPED"))
+        };
+        assert!(
+            wait_until(Duration::from_secs(5), stopped),
+            "{signal}: pause did not stop"
+        );
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(2), "{signal} took {took:?}");
+        // $ ctr task delete ID: warns "exit with non-zero exit code N" unless status 0
+        // (SIGKILL's is 137).
+        let out = ctr(&["task", "delete", id]);
+        let said = String::from_utf8_lossy(&out.stderr).to_string();
+        if signal == "SIGTERM" {
+            assert!(
+                !said.contains("non-zero exit code"),
+                "pause must exit 0 on SIGTERM: {said}"
+            );
+        }
+        ctr_ok(&["container", "delete", id]);
+    }
+}
+
 /// `docker stop` (SIGTERM to the container's PID 1) returns in under a
 /// second with exit status 0; `docker kill -s INT` does the same.
 fn pause_stops_at_once(tag: &str, platform: &str) {
@@ -130,6 +232,13 @@ fn pause_stops_at_once(tag: &str, platform: &str) {
         // It waits: still running a moment later, using no CPU to speak of.
         std::thread::sleep(Duration::from_millis(300));
         assert!(running(), "pause exited by itself");
+        // issue #15: as Kubernetes' pause, it runs as 65535:65535, not root.
+        let pid = docker_ok(["inspect", "--format", "{{.State.Pid}}", &id]);
+        assert_eq!(
+            uids(pid.parse().unwrap()),
+            [65535, 65535],
+            "pause's uid and gid"
+        );
 
         let started = Instant::now();
         if how == "stop" {

@@ -251,6 +251,10 @@ fn probe(tool: &str) -> Result<(), String> {
         "docker" => works("docker", &["info", "--format", "{{.ServerVersion}}"])
             .map_err(|e| format!("no Docker daemon reachable: {e}")),
         "podman" => works("podman", &["info"]),
+        "containerd" => match containerd_address() {
+            Some(address) => works("ctr", &["--address", address, "version"]),
+            None => Err("no containerd socket (dockerd starts one)".into()),
+        },
         "umoci" => {
             works("umoci", &["--version"])?;
             is_root()
@@ -284,6 +288,16 @@ fn probe(tool: &str) -> Result<(), String> {
         "wrk" => works("sh", &["-c", "command -v wrk"]),
         other => works(other, &["--version"]),
     }
+}
+
+/// The socket of a running containerd: a system one, or the one dockerd starts.
+pub fn containerd_address() -> Option<&'static str> {
+    [
+        "/run/containerd/containerd.sock",
+        "/var/run/docker/containerd/containerd.sock",
+    ]
+    .into_iter()
+    .find(|a| Path::new(a).exists())
 }
 
 pub fn is_root() -> bool {

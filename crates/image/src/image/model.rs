@@ -88,6 +88,10 @@ impl ImageSet {
     }
 }
 
+/// The user the `pause` image runs as: registry.k8s.io/pause sets `65535:65535` since
+/// 3.5, and nothing the program does (block signals, ignore SIGCHLD, wait) needs root.
+pub const PAUSE_USER: &str = "65535:65535";
+
 impl Image {
     /// An image from its configuration JSON and its layers. The config must be a JSON
     /// object with `architecture`, `os` and one `rootfs.diff_ids` entry per layer, equal to
@@ -140,6 +144,45 @@ impl Image {
         epoch: Option<u64>,
         exposed_port: Option<&str>,
     ) -> Result<Image> {
+        let run = RunConfig {
+            exposed_ports: exposed_port.into_iter().map(String::from).collect(),
+            ..RunConfig::default()
+        };
+        Image::of_file(platform, path_in_image, payload, epoch, run)
+    }
+
+    /// The image of a built-in program's payload: the program's name as the path, for
+    /// `serve` its port in `ExposedPorts`, and for `pause` the user Kubernetes runs its
+    /// pause image as ([`PAUSE_USER`]).
+    pub fn of_program(
+        platform: Platform,
+        program: &Program,
+        payload: &[u8],
+        epoch: Option<u64>,
+    ) -> Result<Image> {
+        let run = match program {
+            Program::Serve(s) => RunConfig {
+                exposed_ports: vec![format!("{}/tcp", s.port)],
+                ..RunConfig::default()
+            },
+            Program::Pause => RunConfig {
+                user: Some(PAUSE_USER.to_string()),
+                ..RunConfig::default()
+            },
+            Program::Exit(_) | Program::Hello(_) => RunConfig::default(),
+        };
+        Image::of_file(platform, program.name(), payload, epoch, run)
+    }
+
+    /// The one-file image of `payload` at `/path_in_image`, which is its entrypoint, with
+    /// `run`'s other settings.
+    fn of_file(
+        platform: Platform,
+        path_in_image: &str,
+        payload: &[u8],
+        epoch: Option<u64>,
+        run: RunConfig,
+    ) -> Result<Image> {
         let name = path_in_image.strip_prefix('/').unwrap_or(path_in_image);
         if name.is_empty()
             || name
@@ -159,26 +202,10 @@ impl Image {
         }])?);
         let run = RunConfig {
             entrypoint: Some(vec![format!("/{name}")]),
-            exposed_ports: exposed_port.into_iter().map(String::from).collect(),
-            ..RunConfig::default()
+            ..run
         };
         let config = configuration_json(platform, &run, &[*layer.diff_id()], epoch);
         Image::new(config, vec![layer])
-    }
-
-    /// The image of a built-in program's payload: the program's name as the path, and
-    /// for `serve` its port in `ExposedPorts`.
-    pub fn of_program(
-        platform: Platform,
-        program: &Program,
-        payload: &[u8],
-        epoch: Option<u64>,
-    ) -> Result<Image> {
-        let port = match program {
-            Program::Serve(s) => Some(format!("{}/tcp", s.port)),
-            _ => None,
-        };
-        Image::of_payload(platform, program.name(), payload, epoch, port.as_deref())
     }
 
     /// The configuration JSON bytes.
