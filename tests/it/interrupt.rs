@@ -330,6 +330,97 @@ fn oci_archive_interrupted_leaves_the_old_target() {
     );
 }
 
+// issue #14: "SIGINT, SIGTERM and SIGHUP during any write (archive, layout, `--format
+// elf`, a push) remove every temporary file". The largest executable smidge writes is a
+// `hello` with a 64 MiB message; the signal goes the moment its temporary file has bytes,
+// so every run that counts is interrupted mid-write.
+#[test]
+#[ignore = "needs timeout"]
+fn elf_interrupted_leaves_the_old_target() {
+    require!("timeout");
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let work = tempdir();
+    let (message, out, tmp) = (
+        work.path().join("message"),
+        work.path().join("out"),
+        work.path().join("tmp"),
+    );
+    fs::create_dir(&tmp).unwrap();
+    fs::create_dir(&out).unwrap();
+    write_random_file(&message, 64, 41);
+    let target = out.join("hello");
+    let args: Vec<OsString> = vec![
+        "hello".into(),
+        "--message-file".into(),
+        message.into(),
+        "--format".into(),
+        "elf".into(),
+        "-o".into(),
+        target.clone().into(),
+    ];
+    fs::write(&target, OLD).unwrap();
+    let before = snapshot(&out);
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            assert!(
+                tries <= 6,
+                "SIG{}: no run was interrupted while writing",
+                sig.name
+            );
+            let mut started = || temp_bytes(&out) > 0;
+            let run = interrupt(
+                sig,
+                When::Upon(&mut started),
+                &args,
+                &[("TMPDIR", &tmp)],
+                &|| temp_bytes(&out),
+            );
+            if run.status.code() == Some(0) {
+                // Written and renamed between two polls: put the old target back, again.
+                eprintln!(
+                    "SIG{}: the write finished before the signal; again",
+                    sig.name
+                );
+                fs::write(&target, OLD).unwrap();
+                continue;
+            }
+            let code = 128 + sig.number;
+            assert_eq!(
+                run.status.code(),
+                Some(code),
+                "SIG{}: {}; stderr: {}",
+                sig.name,
+                describe(run.status),
+                run.stderr
+            );
+            assert!(
+                run.wrote > 0,
+                "SIG{}: sent before any byte was written",
+                sig.name
+            );
+            assert_eq!(run.stderr, "", "SIG{}", sig.name);
+            assert_eq!(
+                snapshot(&out),
+                before,
+                "SIG{}: the output directory changed",
+                sig.name
+            );
+            assert!(
+                entries(&tmp).is_empty(),
+                "$TMPDIR holds {:?}",
+                entries(&tmp)
+            );
+            eprintln!(
+                "--format elf: SIG{} with {} bytes written: exit {code}, the old target kept",
+                sig.name, run.wrote
+            );
+            break;
+        }
+    }
+}
+
 /// `REF@sha256:HEX` on stdout: the digest.
 fn pushed_digest(stdout: &[u8], reference: &str) -> String {
     let s = String::from_utf8_lossy(stdout);
