@@ -1,0 +1,1 @@
+//! DEFLATE streams walked block by block (issue #11).

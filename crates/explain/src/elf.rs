@@ -1,0 +1,421 @@
+//! Any ELF file explained by what the format says: every ELF header field, every program
+//! and section header field, the bytes each segment loads, each section's contents, and
+//! what `smidge pack --strip` would drop (computed by the same code `pack` runs).
+//!
+//! Fields are named as the System V gABI names them; overlapping records (a program header
+//! inside the ELF header, as smidge's payloads have) simply give their bytes two roles.
+
+use crate::model::{Explanation, Kind, Role, Spans};
+use crate::ExplainError;
+use smidge_elf::elf::spec::*;
+use std::path::Path;
+
+/// (name, offset, size) of every `Elf64_Ehdr` field.
+const EHDR64: [(&str, usize, usize); 14] = [
+    ("e_type", 16, 2),
+    ("e_machine", 18, 2),
+    ("e_version", 20, 4),
+    ("e_entry", 24, 8),
+    ("e_phoff", 32, 8),
+    ("e_shoff", 40, 8),
+    ("e_flags", 48, 4),
+    ("e_ehsize", 52, 2),
+    ("e_phentsize", 54, 2),
+    ("e_phnum", 56, 2),
+    ("e_shentsize", 58, 2),
+    ("e_shnum", 60, 2),
+    ("e_shstrndx", 62, 2),
+    ("", 64, 0),
+];
+const EHDR32: [(&str, usize, usize); 14] = [
+    ("e_type", 16, 2),
+    ("e_machine", 18, 2),
+    ("e_version", 20, 4),
+    ("e_entry", 24, 4),
+    ("e_phoff", 28, 4),
+    ("e_shoff", 32, 4),
+    ("e_flags", 36, 4),
+    ("e_ehsize", 40, 2),
+    ("e_phentsize", 42, 2),
+    ("e_phnum", 44, 2),
+    ("e_shentsize", 46, 2),
+    ("e_shnum", 48, 2),
+    ("e_shstrndx", 50, 2),
+    ("", 52, 0),
+];
+const PHDR64: [(&str, usize, usize); 8] = [
+    ("p_type", 0, 4),
+    ("p_flags", 4, 4),
+    ("p_offset", 8, 8),
+    ("p_vaddr", 16, 8),
+    ("p_paddr", 24, 8),
+    ("p_filesz", 32, 8),
+    ("p_memsz", 40, 8),
+    ("p_align", 48, 8),
+];
+const PHDR32: [(&str, usize, usize); 8] = [
+    ("p_type", 0, 4),
+    ("p_offset", 4, 4),
+    ("p_vaddr", 8, 4),
+    ("p_paddr", 12, 4),
+    ("p_filesz", 16, 4),
+    ("p_memsz", 20, 4),
+    ("p_flags", 24, 4),
+    ("p_align", 28, 4),
+];
+const SHDR64: [(&str, usize, usize); 10] = [
+    ("sh_name", 0, 4),
+    ("sh_type", 4, 4),
+    ("sh_flags", 8, 8),
+    ("sh_addr", 16, 8),
+    ("sh_offset", 24, 8),
+    ("sh_size", 32, 8),
+    ("sh_link", 40, 4),
+    ("sh_info", 44, 4),
+    ("sh_addralign", 48, 8),
+    ("sh_entsize", 56, 8),
+];
+const SHDR32: [(&str, usize, usize); 10] = [
+    ("sh_name", 0, 4),
+    ("sh_type", 4, 4),
+    ("sh_flags", 8, 4),
+    ("sh_addr", 12, 4),
+    ("sh_offset", 16, 4),
+    ("sh_size", 20, 4),
+    ("sh_link", 24, 4),
+    ("sh_info", 28, 4),
+    ("sh_addralign", 32, 4),
+    ("sh_entsize", 36, 4),
+];
+const SHDR64_SIZE: u64 = 64;
+const SHDR32_SIZE: u64 = 40;
+/// No ELF file smidge explains has more program or section headers than this.
+const MAX_HEADERS: u64 = 1 << 16;
+
+/// The e_ident bytes, by name.
+const IDENT: [(&str, usize, usize); 6] = [
+    ("e_ident[EI_MAG0..=EI_MAG3]", 0, 4),
+    ("e_ident[EI_CLASS]", 4, 1),
+    ("e_ident[EI_DATA]", 5, 1),
+    ("e_ident[EI_VERSION]", 6, 1),
+    ("e_ident[EI_OSABI]", 7, 1),
+    ("e_ident[EI_ABIVERSION]", 8, 1),
+];
+
+/// Reads little- or big-endian numbers of 1, 2, 4 or 8 bytes; bytes past the end of the
+/// file read as 0, as the kernel's header buffer does.
+#[derive(Clone, Copy)]
+pub(crate) struct Reader<'a> {
+    pub bytes: &'a [u8],
+    pub big: bool,
+}
+
+impl Reader<'_> {
+    pub fn uint(&self, at: u64, size: usize) -> u64 {
+        let mut buf = [0u8; 8];
+        for (i, b) in buf.iter_mut().take(size).enumerate() {
+            *b = usize::try_from(at + i as u64)
+                .ok()
+                .and_then(|j| self.bytes.get(j))
+                .copied()
+                .unwrap_or(0);
+        }
+        let v = &buf[..size];
+        if self.big {
+            v.iter().fold(0, |acc, &b| acc << 8 | u64::from(b))
+        } else {
+            v.iter().rev().fold(0, |acc, &b| acc << 8 | u64::from(b))
+        }
+    }
+}
+
+/// Explains an ELF file (`bytes` read from `path`).
+pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
+    let size = bytes.len() as u64;
+    let malformed = |why: String| ExplainError::malformed(path, why);
+    if bytes.len() < EI_NIDENT {
+        return Err(malformed(format!(
+            "a truncated ELF file: {size} bytes, shorter than e_ident (16 bytes)"
+        )));
+    }
+    let class64 = match bytes[EI_CLASS] {
+        ELFCLASS64 => true,
+        ELFCLASS32 => false,
+        c => {
+            return Err(malformed(format!(
+                "ELF class {c} is neither 32- nor 64-bit"
+            )))
+        }
+    };
+    let big = match bytes[EI_DATA] {
+        ELFDATA2LSB => false,
+        ELFDATA2MSB => true,
+        d => {
+            return Err(malformed(format!(
+                "ELF byte order {d} is neither LSB nor MSB"
+            )))
+        }
+    };
+    let r = Reader { bytes: &bytes, big };
+    let ehdr: &[(&str, usize, usize)] = if class64 { &EHDR64 } else { &EHDR32 };
+    let field = |name: &str| -> u64 {
+        let &(_, at, n) = ehdr.iter().find(|f| f.0 == name).expect("a field");
+        r.uint(at as u64, n)
+    };
+    let e_machine = field("e_machine") as u16;
+    let (e_phoff, e_phentsize, e_phnum) =
+        (field("e_phoff"), field("e_phentsize"), field("e_phnum"));
+    let (e_shoff, e_shentsize, e_shnum) =
+        (field("e_shoff"), field("e_shentsize"), field("e_shnum"));
+    let phsize = if class64 { phdr64::SIZE } else { phdr32::SIZE } as u64;
+
+    let mut spans = Spans::new();
+    let mut notes = Vec::new();
+    for (name, at, n) in IDENT {
+        let text = match name {
+            "e_ident[EI_CLASS]" => if class64 { "ELFCLASS64" } else { "ELFCLASS32" }.into(),
+            "e_ident[EI_DATA]" => if big { "ELFDATA2MSB" } else { "ELFDATA2LSB" }.into(),
+            "e_ident[EI_MAG0..=EI_MAG3]" => "\\x7fELF".into(),
+            _ => r.uint(at as u64, n).to_string(),
+        };
+        spans.add(
+            at as u64,
+            (at + n) as u64,
+            Role::new(Kind::ElfHeader, name, text),
+        );
+    }
+    spans.add(9, 16, Role::new(Kind::ElfHeader, "e_ident[EI_PAD]", ""));
+    for &(name, at, n) in ehdr.iter().filter(|f| f.2 > 0) {
+        let v = r.uint(at as u64, n);
+        let text = match name {
+            "e_type" => e_type_name(v as u16),
+            "e_machine" => machine_name(v as u16),
+            "e_entry" | "e_phoff" | "e_shoff" | "e_flags" => format!("{v:#x}"),
+            _ => v.to_string(),
+        };
+        spans.add(
+            at as u64,
+            (at + n) as u64,
+            Role::new(Kind::ElfHeader, name, text),
+        );
+    }
+
+    // Program headers: the kernel reads the whole table, so one past the end is an error.
+    if e_phnum > 0 {
+        if e_phentsize != phsize {
+            notes.push(format!(
+                "e_phentsize is {e_phentsize}, not {phsize}: Linux refuses to run this file"
+            ));
+        }
+        let end = e_phoff.saturating_add(e_phnum.saturating_mul(e_phentsize.max(phsize)));
+        if e_phnum > MAX_HEADERS || end > size {
+            return Err(malformed(format!(
+                "a truncated ELF file: its {e_phnum} program headers end at byte {end}, past its \
+                 end ({size} bytes)"
+            )));
+        }
+    }
+    let phdr: &[(&str, usize, usize)] = if class64 { &PHDR64 } else { &PHDR32 };
+    let mut load_ends = vec![];
+    for i in 0..e_phnum {
+        let base = e_phoff + i * e_phentsize.max(phsize);
+        let get = |name: &str| {
+            let &(_, at, n) = phdr.iter().find(|f| f.0 == name).expect("a field");
+            r.uint(base + at as u64, n)
+        };
+        let p_type = get("p_type") as u32;
+        for &(name, at, n) in phdr {
+            let v = r.uint(base + at as u64, n);
+            let text = match name {
+                "p_type" => p_type_name(v as u32),
+                "p_flags" => flags(v as u32),
+                "p_offset" | "p_vaddr" | "p_paddr" | "p_filesz" | "p_memsz" | "p_align" => {
+                    format!("{v:#x}")
+                }
+                _ => v.to_string(),
+            };
+            let start = base + at as u64;
+            spans.add(
+                start,
+                start + n as u64,
+                Role::new(
+                    Kind::ProgramHeader,
+                    name,
+                    format!("{text} (program header {i})"),
+                ),
+            );
+        }
+        let (off, filesz) = (get("p_offset"), get("p_filesz"));
+        if p_type == PT_LOAD && filesz > 0 {
+            let end = off.saturating_add(filesz);
+            load_ends.push(end.min(size));
+            spans.add(
+                off,
+                end.min(size),
+                Role::new(
+                    Kind::Segment,
+                    format!("PT_LOAD {i}"),
+                    format!(
+                        "{} at {:#x}, {} bytes from the file",
+                        flags(get("p_flags") as u32),
+                        get("p_vaddr"),
+                        filesz
+                    ),
+                ),
+            );
+        }
+    }
+
+    // Section headers: optional for running; a table past the end is noted, not refused.
+    let shsize = if class64 { SHDR64_SIZE } else { SHDR32_SIZE };
+    let shdr: &[(&str, usize, usize)] = if class64 { &SHDR64 } else { &SHDR32 };
+    let sh_end = e_shoff.saturating_add(e_shnum.saturating_mul(shsize));
+    if e_shoff != 0 && e_shnum > 0 {
+        if e_shentsize != shsize || e_shnum > MAX_HEADERS || sh_end > size {
+            notes.push(format!(
+                "the {e_shnum} section headers at byte {e_shoff} are not in the file (it is \
+                 {size} bytes); sections are not shown"
+            ));
+        } else {
+            let sh = |i: u64, name: &str| {
+                let &(_, at, n) = shdr.iter().find(|f| f.0 == name).expect("a field");
+                r.uint(e_shoff + i * shsize + at as u64, n)
+            };
+            let strndx = field("e_shstrndx");
+            let names_at = (strndx < e_shnum).then(|| sh(strndx, "sh_offset"));
+            let name_of = |i: u64| -> String {
+                let Some(table) = names_at else {
+                    return format!("section {i}");
+                };
+                let start = table.saturating_add(sh(i, "sh_name"));
+                let Ok(start) = usize::try_from(start) else {
+                    return format!("section {i}");
+                };
+                match bytes.get(start..) {
+                    Some(rest) => {
+                        let end = rest
+                            .iter()
+                            .position(|&b| b == 0)
+                            .unwrap_or(rest.len())
+                            .min(64);
+                        String::from_utf8_lossy(&rest[..end]).into_owned()
+                    }
+                    None => format!("section {i}"),
+                }
+            };
+            for i in 0..e_shnum {
+                let name = name_of(i);
+                for &(field_name, at, n) in shdr {
+                    let v = sh(i, field_name);
+                    let start = e_shoff + i * shsize + at as u64;
+                    spans.add(
+                        start,
+                        start + n as u64,
+                        Role::new(
+                            Kind::SectionHeader,
+                            field_name,
+                            format!("{v:#x} (section {i} {name})"),
+                        ),
+                    );
+                }
+                const SHT_NOBITS: u64 = 8;
+                if sh(i, "sh_type") != SHT_NOBITS && i > 0 {
+                    let (off, len) = (sh(i, "sh_offset"), sh(i, "sh_size"));
+                    spans.add(
+                        off,
+                        off.saturating_add(len).min(size),
+                        Role::new(Kind::Section, name, format!("{len} bytes")),
+                    );
+                }
+            }
+        }
+    }
+
+    // What `pack --strip` keeps: the same computation pack runs.
+    if let Ok(smidge_image::pack::FileKind::Elf(info)) = smidge_image::pack::inspect(path) {
+        if let Ok(Some((_, keep))) = smidge_image::pack::strip::strip_plan(path, &info, size) {
+            notes.push(format!(
+                "`smidge pack --strip` keeps the first {keep} bytes and drops {} (section \
+                 headers, and sections no segment loads, after the last byte a program header \
+                 covers)",
+                size - keep
+            ));
+            spans.add(
+                keep,
+                size,
+                Role::new(
+                    Kind::Padding,
+                    "dropped by pack --strip",
+                    "no segment loads it",
+                ),
+            );
+        }
+    }
+
+    let what = format!(
+        "ELF {}-bit {} {}, {}",
+        if class64 { 64 } else { 32 },
+        if big { "MSB" } else { "LSB" },
+        e_type_name(field("e_type") as u16),
+        machine_name(e_machine)
+    );
+    let ranges = spans.finish(
+        size,
+        Role::new(Kind::Padding, "unread", "no header points at it"),
+    );
+    Ok(Explanation {
+        what,
+        size,
+        ranges,
+        notes,
+        parts: vec![],
+        bytes,
+    })
+}
+
+pub(crate) fn e_type_name(t: u16) -> String {
+    match t {
+        0 => "ET_NONE".into(),
+        1 => "ET_REL".into(),
+        ET_EXEC => "ET_EXEC".into(),
+        3 => "ET_DYN".into(),
+        4 => "ET_CORE".into(),
+        _ => format!("{t:#x}"),
+    }
+}
+
+pub(crate) fn machine_name(m: u16) -> String {
+    match m {
+        EM_386 => "EM_386".into(),
+        EM_X86_64 => "EM_X86_64".into(),
+        EM_AARCH64 => "EM_AARCH64".into(),
+        EM_ARM => "EM_ARM".into(),
+        EM_RISCV => "EM_RISCV".into(),
+        EM_PPC64 => "EM_PPC64".into(),
+        EM_S390 => "EM_S390".into(),
+        _ => m.to_string(),
+    }
+}
+
+fn p_type_name(t: u32) -> String {
+    match t {
+        0 => "PT_NULL".into(),
+        PT_LOAD => "PT_LOAD".into(),
+        2 => "PT_DYNAMIC".into(),
+        3 => "PT_INTERP".into(),
+        4 => "PT_NOTE".into(),
+        6 => "PT_PHDR".into(),
+        7 => "PT_TLS".into(),
+        0x6474_e550 => "PT_GNU_EH_FRAME".into(),
+        0x6474_e551 => "PT_GNU_STACK".into(),
+        0x6474_e552 => "PT_GNU_RELRO".into(),
+        0x6474_e553 => "PT_GNU_PROPERTY".into(),
+        _ => format!("{t:#x}"),
+    }
+}
+
+/// `p_flags` as `R-X`.
+pub(crate) fn flags(f: u32) -> String {
+    let bit = |b: u32, c: char| if f & b != 0 { c } else { '-' };
+    format!("{}{}{}", bit(PF_R, 'R'), bit(PF_W, 'W'), bit(PF_X, 'X'))
+}

@@ -1,0 +1,1 @@
+//! tar archives explained header field by header field (issue #11).
