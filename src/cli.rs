@@ -33,16 +33,8 @@ Examples:
   smidge hello 'ready on' $(hostname) | docker load
   printf 'no newline' | smidge hello --message-file - --format elf -o hello && ./hello")]
     Hello {
-        /// The message; words are joined by one space and a newline is added
-        /// [default: Hello, world!]
-        #[arg(value_name = "MESSAGE")]
-        words: Vec<String>,
-        /// Do not add the trailing newline.
-        #[arg(short = 'n')]
-        no_newline: bool,
-        /// Take the message bytes from FILE ("-" = stdin), exactly as they are.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["words", "no_newline"])]
-        message_file: Option<PathBuf>,
+        #[command(flatten)]
+        args: HelloArgs,
         #[command(flatten)]
         build: BuildArgs,
     },
@@ -64,9 +56,8 @@ Examples:
   smidge exit -o true.tar.gz                    # exits 0
   smidge exit 3 --fit kernel --format elf -o exit3 && ./exit3; echo $?")]
     Exit {
-        /// The exit status, 0 to 255.
-        #[arg(value_name = "CODE", default_value = "0", value_parser = parse_exit_code, allow_negative_numbers = true)]
-        code: u8,
+        #[command(flatten)]
+        args: ExitArgs,
         #[command(flatten)]
         build: BuildArgs,
     },
@@ -86,24 +77,8 @@ Examples:
   smidge serve --port 80 --status 503 --body 'back soon' --header 'Retry-After: 120'
   smidge serve --body-file index.html --content-type 'text/html; charset=utf-8' --format elf -o serve")]
     Serve {
-        /// The TCP port to listen on.
-        #[arg(long, value_name = "PORT", default_value_t = smidge::program::Serve::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
-        port: u16,
-        /// The response body [default: Hello, world!]
-        #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
-        body: Option<String>,
-        /// Take the body from FILE ("-" = stdin), exactly as it is (at most 64 MiB).
-        #[arg(long, value_name = "FILE")]
-        body_file: Option<PathBuf>,
-        /// The status code, 200 to 599 (204 and 304 have no body).
-        #[arg(long, value_name = "CODE", default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..=599))]
-        status: u16,
-        /// The Content-Type header ("" leaves it out).
-        #[arg(long, value_name = "TYPE", default_value = "text/plain")]
-        content_type: String,
-        /// An extra header line, "Name: value"; repeat for more.
-        #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
-        headers: Vec<String>,
+        #[command(flatten)]
+        args: ServeArgs,
         #[command(flatten)]
         build: BuildArgs,
     },
@@ -180,6 +155,23 @@ Examples:
         #[command(flatten)]
         registry: RegistryArgs,
     },
+    /// Show every byte of a payload smidge builds, of an ELF file, or of an image
+    /// archive or layout, with every role it has.
+    ///
+    /// `smidge explain PROGRAM [ARGS...]` builds exactly what `smidge PROGRAM` would (same
+    /// arguments, --platform, --fit) and lists its payload: each byte's ELF header field,
+    /// program header field, instruction (address, assembly), data or padding, all of them
+    /// where they overlap. `--file PATH` explains an existing ELF file (headers, segments,
+    /// sections, what `pack --strip` drops), docker or OCI archive (gzip, zstd or none:
+    /// framing, DEFLATE blocks, tar headers, manifest, config, layer) or OCI layout.
+    #[command(after_help = "\
+Examples:
+  smidge explain hello --platform linux/amd64 --fit kernel        # the listing
+  smidge explain pause --fit kernel --format svg -o pause.svg      # a byte map
+  smidge explain exit 3 --platform linux/386 --format json | jq '.ranges[0]'
+  smidge explain --file hello.tar.gz
+  smidge explain --file /bin/busybox | less -R")]
+    Explain(Box<ExplainArgs>),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "\
 Examples:
@@ -196,6 +188,72 @@ Examples:
   smidge man > /usr/local/share/man/man1/smidge.1 && man smidge
   smidge man | man -l -")]
     Man,
+}
+
+/// `smidge explain`'s options.
+#[derive(Args, Debug)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_value_name = "PROGRAM"
+)]
+pub struct ExplainArgs {
+    /// The program whose payload to explain, with its arguments.
+    #[command(subcommand)]
+    pub program: Option<ExplainProgram>,
+    /// Explain this file instead: an ELF file, a docker or OCI archive, or an OCI layout
+    /// directory.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// What to write: a listing (coloured on a terminal unless NO_COLOR is set), JSON, or
+    /// a byte-map picture (SVG, or an HTML page).
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text, global = true)]
+    pub format: ExplainFormat,
+    /// Where to write ("-" = stdout) [default: stdout].
+    #[arg(short, long, value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
+}
+
+/// The programs `explain` builds (the arguments of the build command of the same name).
+#[derive(Subcommand, Debug)]
+pub enum ExplainProgram {
+    /// The payload of `smidge hello`.
+    Hello {
+        #[command(flatten)]
+        args: HelloArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The payload of `smidge pause`.
+    Pause {
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The payload of `smidge exit`.
+    Exit {
+        #[command(flatten)]
+        args: ExitArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// The payload of `smidge serve`.
+    Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainFormat {
+    /// offset, bytes, roles; a summary and notes.
+    Text,
+    /// {"size", "ranges": [{"start", "end", "roles": [{"kind", "name", "text"}]}]}.
+    Json,
+    /// A byte map: 16 cells a row, coloured by role, roles on hover.
+    Svg,
+    /// The byte map and the listing as one page.
+    Html,
 }
 
 /// How to reach a registry (--push, smidge push).
@@ -323,9 +381,55 @@ fn parse_size(s: &str) -> Result<u64, String> {
     r.map_err(|_| format!("`{s}` is not a whole number (decimal or 0x hex)"))
 }
 
-/// Options every build command takes.
+/// What `hello` prints.
 #[derive(Args, Debug)]
-pub struct BuildArgs {
+pub struct HelloArgs {
+    /// The message; words are joined by one space and a newline is added
+    /// [default: Hello, world!]
+    #[arg(value_name = "MESSAGE")]
+    pub words: Vec<String>,
+    /// Do not add the trailing newline.
+    #[arg(short = 'n')]
+    pub no_newline: bool,
+    /// Take the message bytes from FILE ("-" = stdin), exactly as they are.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["words", "no_newline"])]
+    pub message_file: Option<PathBuf>,
+}
+
+/// `exit`'s status.
+#[derive(Args, Debug)]
+pub struct ExitArgs {
+    /// The exit status, 0 to 255.
+    #[arg(value_name = "CODE", default_value = "0", value_parser = parse_exit_code, allow_negative_numbers = true)]
+    pub code: u8,
+}
+
+/// The response `serve` sends.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The TCP port to listen on.
+    #[arg(long, value_name = "PORT", default_value_t = smidge::program::Serve::DEFAULT_PORT, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// The response body [default: Hello, world!]
+    #[arg(long, value_name = "TEXT", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Take the body from FILE ("-" = stdin), exactly as it is (at most 64 MiB).
+    #[arg(long, value_name = "FILE")]
+    pub body_file: Option<PathBuf>,
+    /// The status code, 200 to 599 (204 and 304 have no body).
+    #[arg(long, value_name = "CODE", default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..=599))]
+    pub status: u16,
+    /// The Content-Type header ("" leaves it out).
+    #[arg(long, value_name = "TYPE", default_value = "text/plain")]
+    pub content_type: String,
+    /// An extra header line, "Name: value"; repeat for more.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+}
+
+/// What a payload is built for: every build command and `explain`.
+#[derive(Args, Debug)]
+pub struct TargetArgs {
     /// Target platforms, comma-separated, or `all`: linux/amd64, linux/386, linux/arm64,
     /// linux/arm/v7, linux/riscv64, linux/ppc64le, linux/s390x [default: this machine's]
     #[arg(long, value_name = "P[,P...]", value_parser = parse_platforms)]
@@ -334,6 +438,13 @@ pub struct BuildArgs {
     /// or kernel (the smallest file Linux runs).
     #[arg(long, value_name = "F", default_value = "portable", value_parser = parse_fit)]
     pub fit: Fit,
+}
+
+/// Options every build command takes.
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub out: OutputArgs,
 }

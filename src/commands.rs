@@ -1,6 +1,6 @@
 //! One function per command: what the user asked for → an image set → [`deliver`].
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -10,13 +10,16 @@ use smidge::{elf, Platform, Program};
 use smidge_image::dest::output;
 
 use crate::bar::Bar;
-use crate::cli::{BuildArgs, Cli, Format, PackArgs};
+use crate::cli::{
+    BuildArgs, Cli, ExplainArgs, ExplainFormat, ExplainProgram, Format, HelloArgs, PackArgs,
+    ServeArgs, TargetArgs,
+};
 use crate::deliver::{deliver, lib};
 use crate::settings::{read_input, usage, Delivery, Settings, Usage};
 
 /// The platforms of a build command: `--platform`, or this machine's.
-fn platforms(build: &BuildArgs) -> Result<Vec<Platform>> {
-    match &build.platform {
+fn platforms(target: &TargetArgs) -> Result<Vec<Platform>> {
+    match &target.platform {
         Some(list) => Ok(list.0.clone()),
         None => match Platform::host() {
             Some(p) => Ok(vec![p]),
@@ -42,11 +45,11 @@ fn write_elf(settings: &Settings, bytes: &[u8]) -> Result<()> {
 
 /// hello, pause, exit, serve: the payload for every platform, then the image set.
 pub fn build(program: Program, build: &BuildArgs, stdin_taken: Option<&str>) -> Result<()> {
-    let platforms = platforms(build)?;
+    let platforms = platforms(&build.target)?;
     let settings = Settings::resolve(&build.out, platforms.len(), stdin_taken)?;
     let payloads = platforms
         .iter()
-        .map(|&p| elf::build(&program, p, build.fit).map(|payload| (p, payload)))
+        .map(|&p| elf::build(&program, p, build.target.fit).map(|payload| (p, payload)))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Usage(e.to_string()))?;
     if build.out.format == Format::Elf {
@@ -64,8 +67,78 @@ pub fn build(program: Program, build: &BuildArgs, stdin_taken: Option<&str>) -> 
     deliver(&set, &settings.tag_or(program.name()), &settings)
 }
 
+/// The `hello` program, and "--message-file" when it reads stdin.
+pub fn hello(args: HelloArgs) -> Result<(Program, Option<&'static str>)> {
+    let stdin = (args.message_file.as_deref() == Some(Path::new("-"))).then_some("--message-file");
+    let message = message(args.words, args.no_newline, args.message_file)?;
+    Ok((Program::Hello(message), stdin))
+}
+
+/// The `serve` program, and "--body-file" when it reads stdin.
+pub fn serve(args: ServeArgs) -> Result<(Program, Option<&'static str>)> {
+    let stdin = (args.body_file.as_deref() == Some(Path::new("-"))).then_some("--body-file");
+    let body = match (args.body, args.body_file) {
+        (Some(text), _) => text.into_bytes(),
+        (None, Some(file)) => read_input(&file, "body file")?,
+        (None, None) => smidge::program::Serve::DEFAULT_BODY.to_vec(),
+    };
+    let response = smidge::program::Response {
+        status: args.status,
+        content_type: args.content_type,
+        headers: args.headers,
+        body,
+    };
+    let serve =
+        smidge::program::Serve::new(args.port, &response).map_err(|e| Usage(e.to_string()))?;
+    Ok((Program::Serve(serve), stdin))
+}
+
+/// `smidge explain`: a built-in program's payload, or a file, as a listing, JSON or a
+/// picture.
+pub fn explain(args: ExplainArgs) -> Result<()> {
+    use smidge::explain;
+    let explanation = match (args.program, &args.file) {
+        (Some(program), _) => {
+            let (program, target) = match program {
+                ExplainProgram::Hello { args, target } => (hello(args)?.0, target),
+                ExplainProgram::Pause { target } => (Program::Pause, target),
+                ExplainProgram::Exit { args, target } => (Program::Exit(args.code), target),
+                ExplainProgram::Serve { args, target } => (serve(args)?.0, target),
+            };
+            let platform = match platforms(&target)?[..] {
+                [p] => p,
+                _ => return usage("explain shows one platform's payload: give one --platform"),
+            };
+            let payload =
+                elf::build(&program, platform, target.fit).map_err(|e| Usage(e.to_string()))?;
+            explain::payload::explain(&program, platform, target.fit, &payload)
+        }
+        (None, Some(path)) => explain::file(path).map_err(|e| Usage(e.to_string()))?,
+        (None, None) => {
+            return usage("explain what? give a program (hello, pause, exit, serve) or --file PATH")
+        }
+    };
+    let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
+    let text = match args.format {
+        ExplainFormat::Text => {
+            let colour = to_stdout
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            explain::render::text(&explanation, colour)
+        }
+        ExplainFormat::Json => explain::render::json(&explanation),
+        ExplainFormat::Svg => explain::render::svg(&explanation),
+        ExplainFormat::Html => explain::render::html(&explanation),
+    };
+    let target = match &args.output {
+        Some(p) if p != Path::new("-") => output::Output::File(p.clone()),
+        _ => output::Output::Stdout,
+    };
+    output::write_all(&target, text.as_bytes(), 0o644).map_err(lib)
+}
+
 /// The bytes `hello` prints.
-pub fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> Result<Vec<u8>> {
+fn message(words: Vec<String>, no_newline: bool, file: Option<PathBuf>) -> Result<Vec<u8>> {
     if let Some(file) = file {
         return read_input(&file, "message file");
     }
@@ -89,12 +162,12 @@ pub fn wrap(
     print_base: bool,
     build: &BuildArgs,
 ) -> Result<()> {
-    let platform = match platforms(build)?[..] {
+    let platform = match platforms(&build.target)?[..] {
         [p] => p,
         _ => return usage("wrap makes one platform's file: give one --platform"),
     };
     if print_base {
-        println!("{:#x}", smidge::wrap::base(platform, build.fit));
+        println!("{:#x}", smidge::wrap::base(platform, build.target.fit));
         return Ok(());
     }
     let settings = Settings::resolve(&build.out, 1, None)?;
@@ -117,7 +190,7 @@ pub fn wrap(
     let wrapped = smidge::wrap::wrap(
         &bytes,
         platform,
-        build.fit,
+        build.target.fit,
         smidge::wrap::WrapOptions { entry, bss },
     )
     .map_err(|e| Usage(e.to_string()))?;

@@ -31,4 +31,5 @@
 //! ```
 
 pub use smidge_elf::{arch, elf, platform, program, wrap, Fit, Platform, Program};
+pub use smidge_explain as explain;
 pub use smidge_image::{codec, dest, image, pack, progress, registry, source};

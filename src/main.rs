@@ -68,44 +68,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Hello {
-            words,
-            no_newline,
-            message_file,
-            build,
-        } => {
-            let stdin = (message_file.as_deref() == Some(std::path::Path::new("-")))
-                .then_some("--message-file");
-            let message = commands::message(words, no_newline, message_file)?;
-            commands::build(Program::Hello(message), &build, stdin)
+        Command::Hello { args, build } => {
+            let (program, stdin) = commands::hello(args)?;
+            commands::build(program, &build, stdin)
         }
         Command::Pause { build } => commands::build(Program::Pause, &build, None),
-        Command::Exit { code, build } => commands::build(Program::Exit(code), &build, None),
-        Command::Serve {
-            port,
-            body,
-            body_file,
-            status,
-            content_type,
-            headers,
-            build,
-        } => {
-            let stdin =
-                (body_file.as_deref() == Some(std::path::Path::new("-"))).then_some("--body-file");
-            let body = match (body, body_file) {
-                (Some(text), _) => text.into_bytes(),
-                (None, Some(file)) => settings::read_input(&file, "body file")?,
-                (None, None) => smidge::program::Serve::DEFAULT_BODY.to_vec(),
-            };
-            let response = smidge::program::Response {
-                status,
-                content_type,
-                headers,
-                body,
-            };
-            let serve = smidge::program::Serve::new(port, &response)
-                .map_err(|e| settings::Usage(e.to_string()))?;
-            commands::build(Program::Serve(serve), &build, stdin)
+        Command::Exit { args, build } => commands::build(Program::Exit(args.code), &build, None),
+        Command::Serve { args, build } => {
+            let (program, stdin) = commands::serve(args)?;
+            commands::build(program, &build, stdin)
         }
         Command::Pack(args) => commands::pack(&args),
         Command::Wrap {
@@ -120,6 +91,7 @@ fn run(cli: Cli) -> Result<()> {
             reference,
             registry,
         } => commands::push(&source, &reference, &registry),
+        Command::Explain(args) => commands::explain(*args),
         Command::Completions { shell } => commands::completions(shell),
         Command::Man => commands::man(),
     }

@@ -119,7 +119,7 @@ fn unknown_format_or_compression_is_refused() {
 
 /// Run `smidge ARGS` with stdout (and stderr) on a pseudo-terminal, via
 /// util-linux `script`. Returns the exit status and what the terminal showed.
-fn on_a_terminal(dir: &Path, args: &str) -> (Option<i32>, Vec<u8>) {
+pub(crate) fn on_a_terminal(dir: &Path, args: &str) -> (Option<i32>, Vec<u8>) {
     let out = Command::new("script")
         .current_dir(dir)
         .args(["-qec", &format!("{BIN} {args}"), "/dev/null"])

@@ -13,6 +13,7 @@ mod support;
 mod cli;
 mod docker_e2e;
 mod exec;
+mod explain;
 mod hostile;
 mod interrupt;
 mod oci_tools;

@@ -33,7 +33,7 @@ fn serve(port: u16, body: &[u8]) -> Program {
     Program::Serve(Serve::new(port, &response).unwrap())
 }
 
-fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
+pub(crate) fn all() -> Vec<(String, Program, Platform, Fit, Payload)> {
     let mut out = Vec::new();
     for (name, program) in programs() {
         for platform in crate::support::platforms() {
@@ -150,7 +150,7 @@ fn size_targets() {
 }
 
 /// The disassembler for a payload (ARM's mode from e_entry's bit 0: Thumb or ARM).
-fn capstone(platform: Platform, payload: &Payload) -> Capstone {
+pub(crate) fn capstone(platform: Platform, payload: &Payload) -> Capstone {
     let cs = Capstone::new();
     match platform {
         Platform::ArmV7 if payload.entry_address & 1 == 1 => {

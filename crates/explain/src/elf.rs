@@ -132,31 +132,74 @@ impl Reader<'_> {
 /// Explains an ELF file (`bytes` read from `path`).
 pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
     let size = bytes.len() as u64;
-    let malformed = |why: String| ExplainError::malformed(path, why);
-    if bytes.len() < EI_NIDENT {
-        return Err(malformed(format!(
-            "a truncated ELF file: {size} bytes, shorter than e_ident (16 bytes)"
-        )));
+    let Headers {
+        mut spans,
+        mut notes,
+        what,
+    } = headers(&bytes, true, None).map_err(|why| ExplainError::malformed(path, why))?;
+
+    // What `pack --strip` keeps: the same computation pack runs.
+    if let Ok(smidge_image::pack::FileKind::Elf(info)) = smidge_image::pack::inspect(path) {
+        if let Ok(Some((_, keep))) = smidge_image::pack::strip::strip_plan(path, &info, size) {
+            notes.push(format!(
+                "`smidge pack --strip` keeps the first {keep} bytes and drops {} (section \
+                 headers, and sections no segment loads, after the last byte a program header \
+                 covers)",
+                size - keep
+            ));
+            spans.add(
+                keep,
+                size,
+                Role::new(
+                    Kind::Padding,
+                    "dropped by pack --strip",
+                    "no segment loads it",
+                ),
+            );
+        }
     }
-    let class64 = match bytes[EI_CLASS] {
-        ELFCLASS64 => true,
-        ELFCLASS32 => false,
-        c => {
-            return Err(malformed(format!(
-                "ELF class {c} is neither 32- nor 64-bit"
-            )))
-        }
+    let ranges = spans.finish(
+        size,
+        Role::new(Kind::Padding, "unread", "no header points at it"),
+    );
+    Ok(Explanation {
+        what,
+        size,
+        ranges,
+        notes,
+        parts: vec![],
+        bytes,
+    })
+}
+
+/// The roles an ELF file's headers give its bytes.
+pub(crate) struct Headers {
+    pub spans: Spans,
+    pub notes: Vec<String>,
+    /// "ELF 64-bit LSB ET_EXEC, EM_X86_64".
+    pub what: String,
+}
+
+/// Reads the ELF header, the program headers (and, with `contents`, what each segment
+/// loads and the section headers and sections). Why the file cannot be read, otherwise.
+/// `layout` is (64-bit, big-endian) when known from elsewhere: a payload's kernel fit
+/// runs code in `e_ident[EI_CLASS]` and `[EI_DATA]`, which Linux does not read.
+pub(crate) fn headers(
+    bytes: &[u8],
+    contents: bool,
+    layout: Option<(bool, bool)>,
+) -> Result<Headers, String> {
+    let size = bytes.len() as u64;
+    if bytes.len() < EI_NIDENT {
+        return Err(format!(
+            "a truncated ELF file: {size} bytes, shorter than e_ident (16 bytes)"
+        ));
+    }
+    let (class64, big) = match layout {
+        Some(known) => known,
+        None => ident_layout(bytes)?,
     };
-    let big = match bytes[EI_DATA] {
-        ELFDATA2LSB => false,
-        ELFDATA2MSB => true,
-        d => {
-            return Err(malformed(format!(
-                "ELF byte order {d} is neither LSB nor MSB"
-            )))
-        }
-    };
-    let r = Reader { bytes: &bytes, big };
+    let r = Reader { bytes, big };
     let ehdr: &[(&str, usize, usize)] = if class64 { &EHDR64 } else { &EHDR32 };
     let field = |name: &str| -> u64 {
         let &(_, at, n) = ehdr.iter().find(|f| f.0 == name).expect("a field");
@@ -173,8 +216,16 @@ pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
     let mut notes = Vec::new();
     for (name, at, n) in IDENT {
         let text = match name {
-            "e_ident[EI_CLASS]" => if class64 { "ELFCLASS64" } else { "ELFCLASS32" }.into(),
-            "e_ident[EI_DATA]" => if big { "ELFDATA2MSB" } else { "ELFDATA2LSB" }.into(),
+            "e_ident[EI_CLASS]" => match bytes[at] {
+                ELFCLASS32 => "ELFCLASS32".into(),
+                ELFCLASS64 => "ELFCLASS64".into(),
+                v => format!("{v:#04x}"),
+            },
+            "e_ident[EI_DATA]" => match bytes[at] {
+                ELFDATA2LSB => "ELFDATA2LSB".into(),
+                ELFDATA2MSB => "ELFDATA2MSB".into(),
+                v => format!("{v:#04x}"),
+            },
             "e_ident[EI_MAG0..=EI_MAG3]" => "\\x7fELF".into(),
             _ => r.uint(at as u64, n).to_string(),
         };
@@ -209,10 +260,10 @@ pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
         }
         let end = e_phoff.saturating_add(e_phnum.saturating_mul(e_phentsize.max(phsize)));
         if e_phnum > MAX_HEADERS || end > size {
-            return Err(malformed(format!(
+            return Err(format!(
                 "a truncated ELF file: its {e_phnum} program headers end at byte {end}, past its \
                  end ({size} bytes)"
-            )));
+            ));
         }
     }
     let phdr: &[(&str, usize, usize)] = if class64 { &PHDR64 } else { &PHDR32 };
@@ -246,7 +297,7 @@ pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
             );
         }
         let (off, filesz) = (get("p_offset"), get("p_filesz"));
-        if p_type == PT_LOAD && filesz > 0 {
+        if contents && p_type == PT_LOAD && filesz > 0 {
             let end = off.saturating_add(filesz);
             load_ends.push(end.min(size));
             spans.add(
@@ -270,7 +321,7 @@ pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
     let shsize = if class64 { SHDR64_SIZE } else { SHDR32_SIZE };
     let shdr: &[(&str, usize, usize)] = if class64 { &SHDR64 } else { &SHDR32 };
     let sh_end = e_shoff.saturating_add(e_shnum.saturating_mul(shsize));
-    if e_shoff != 0 && e_shnum > 0 {
+    if contents && e_shoff != 0 && e_shnum > 0 {
         if e_shentsize != shsize || e_shnum > MAX_HEADERS || sh_end > size {
             notes.push(format!(
                 "the {e_shnum} section headers at byte {e_shoff} are not in the file (it is \
@@ -331,27 +382,6 @@ pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
         }
     }
 
-    // What `pack --strip` keeps: the same computation pack runs.
-    if let Ok(smidge_image::pack::FileKind::Elf(info)) = smidge_image::pack::inspect(path) {
-        if let Ok(Some((_, keep))) = smidge_image::pack::strip::strip_plan(path, &info, size) {
-            notes.push(format!(
-                "`smidge pack --strip` keeps the first {keep} bytes and drops {} (section \
-                 headers, and sections no segment loads, after the last byte a program header \
-                 covers)",
-                size - keep
-            ));
-            spans.add(
-                keep,
-                size,
-                Role::new(
-                    Kind::Padding,
-                    "dropped by pack --strip",
-                    "no segment loads it",
-                ),
-            );
-        }
-    }
-
     let what = format!(
         "ELF {}-bit {} {}, {}",
         if class64 { 64 } else { 32 },
@@ -359,18 +389,22 @@ pub fn file(path: &Path, bytes: Vec<u8>) -> Result<Explanation, ExplainError> {
         e_type_name(field("e_type") as u16),
         machine_name(e_machine)
     );
-    let ranges = spans.finish(
-        size,
-        Role::new(Kind::Padding, "unread", "no header points at it"),
-    );
-    Ok(Explanation {
-        what,
-        size,
-        ranges,
-        notes,
-        parts: vec![],
-        bytes,
-    })
+    Ok(Headers { spans, notes, what })
+}
+
+/// (64-bit, big-endian) as `e_ident` says.
+fn ident_layout(bytes: &[u8]) -> Result<(bool, bool), String> {
+    let class64 = match bytes[EI_CLASS] {
+        ELFCLASS64 => true,
+        ELFCLASS32 => false,
+        c => return Err(format!("ELF class {c} is neither 32- nor 64-bit")),
+    };
+    let big = match bytes[EI_DATA] {
+        ELFDATA2LSB => false,
+        ELFDATA2MSB => true,
+        d => return Err(format!("ELF byte order {d} is neither LSB nor MSB")),
+    };
+    Ok((class64, big))
 }
 
 pub(crate) fn e_type_name(t: u16) -> String {

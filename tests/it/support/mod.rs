@@ -284,6 +284,8 @@ fn probe(tool: &str) -> Result<(), String> {
         "x86" => (cfg!(any(target_arch = "x86_64", target_arch = "x86")))
             .then_some(())
             .ok_or_else(|| "the host does not run amd64/386 code natively".into()),
+        // Debian's busybox-static, a real static program to read.
+        "busybox" => works("/bin/busybox", &["true"]),
         // wrk has no --version: it prints its usage and exits 1.
         "wrk" => works("sh", &["-c", "command -v wrk"]),
         other => works(other, &["--version"]),
