@@ -381,3 +381,33 @@ fn the_pictures_render_in_chromium() {
         "cells in the DOM"
     );
 }
+
+// issue #11: "The README shows one picture (the amd64 kernel-fit `hello`) rendered from this
+// command." The picture in docs/ is what the command draws today
+// (`SMIDGE_BLESS=1 cargo test --test it readme_picture` redraws it).
+#[test]
+fn the_readme_picture_is_what_the_command_draws() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/explain-hello-amd64-kernel.svg"
+    );
+    let drawn = ok([
+        "explain",
+        "hello",
+        "--platform",
+        "linux/amd64",
+        "--fit",
+        "kernel",
+        "--format",
+        "svg",
+    ]);
+    if std::env::var("SMIDGE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(path, &drawn).unwrap();
+    }
+    let committed = std::fs::read(path).unwrap();
+    assert!(
+        committed == drawn,
+        "{path} is not what `smidge explain hello --platform linux/amd64 --fit kernel --format \
+         svg` draws; rerun with SMIDGE_BLESS=1"
+    );
+}
