@@ -360,8 +360,8 @@ impl ArmV7 {
     }
 }
 
-impl Isa for ArmV7 {
-    fn lower(&self, program: &Program, _addressing: Addressing) -> Code {
+impl ArmV7 {
+    fn lower_program(&self, program: &Program, _addressing: Addressing) -> Code {
         let mut insns = Vec::new();
         let mut data = Vec::new();
         match program {
@@ -439,7 +439,11 @@ impl Isa for ArmV7 {
         }
         Code { insns, data }
     }
+}
 
+super::programs_via_lower!(ArmV7);
+
+impl Isa for ArmV7 {
     fn jump(&self, target: Target) -> Insn {
         branch(target, "b target")
     }
@@ -515,7 +519,7 @@ mod tests {
                 crate::program::Serve::new(65_534, &crate::program::Response::default()).unwrap(),
             ),
         ] {
-            let code = ArmV7.lower(&program, Addressing::Abs32);
+            let code = ArmV7.lower_program(&program, Addressing::Abs32);
             for i in code.insns.iter().chain([&ArmV7.nop()]) {
                 if i.fixup.is_some() {
                     continue;

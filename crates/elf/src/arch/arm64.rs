@@ -227,8 +227,8 @@ fn sockaddr_in(port: u16) -> [u8; SOCKADDR_IN_HEAD] {
     [f0, f1, p0, p1, 0, 0, 0, 0]
 }
 
-impl Isa for Arm64 {
-    fn lower(&self, program: &Program, _addressing: Addressing) -> Code {
+impl Arm64 {
+    fn lower_program(&self, program: &Program, _addressing: Addressing) -> Code {
         // Always PC-relative: `adr` reaches ±1 MiB around itself wherever the image loads.
         let mut insns = Vec::new();
         let mut data = Vec::new();
@@ -308,7 +308,11 @@ impl Isa for Arm64 {
         }
         Code { insns, data }
     }
+}
 
+super::programs_via_lower!(Arm64);
+
+impl Isa for Arm64 {
     fn jump(&self, target: Target) -> Insn {
         a64(0x1400_0000, "b target").fixup(Fixup::Encode {
             target,

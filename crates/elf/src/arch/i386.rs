@@ -43,8 +43,8 @@ const ACCEPT: u8 = 4;
 const READ: u8 = 5;
 const CLOSE: u8 = 6;
 
-impl Isa for I386 {
-    fn lower(&self, program: &Program, _addressing: Addressing) -> Code {
+impl I386 {
+    fn lower_program(&self, program: &Program, _addressing: Addressing) -> Code {
         let mut insns = Vec::new();
         let mut data = Vec::new();
         match program {
@@ -127,7 +127,11 @@ impl Isa for I386 {
         }
         Code { insns, data }
     }
+}
 
+super::programs_via_lower!(I386);
+
+impl Isa for I386 {
     fn jump(&self, target: Target) -> Insn {
         x86::jump(target)
     }

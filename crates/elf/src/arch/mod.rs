@@ -7,6 +7,7 @@
 mod amd64;
 mod arm;
 mod arm64;
+mod encode;
 mod i386;
 pub mod net;
 mod ppc64le;
@@ -23,6 +24,7 @@ pub use ppc64le::Ppc64le;
 pub use riscv64::Riscv64;
 pub use s390x::S390x;
 
+use crate::program::Serve;
 use crate::{Platform, Program};
 
 /// A place in the code an instruction can refer to.
@@ -125,12 +127,28 @@ pub enum Addressing {
     PcRelative,
 }
 
-/// What the layout planner needs from an instruction set.
-pub trait Isa {
-    /// Lowers a program, assuming the register state the kernel (and qemu-user) leaves at
-    /// the ELF entry point.
-    fn lower(&self, program: &Program, addressing: Addressing) -> Code;
+/// Every program, as one instruction set writes it: the program × instruction set matrix.
+/// Each method is one listing (in `arch/<isa>/<program>.rs`) and assumes the register state
+/// the kernel (and qemu-user) leaves at the ELF entry point. There are no default bodies: a
+/// program an instruction set lacks is a compile error, and a new [`Program`] is a new
+/// method here and a new arm in [`lower`], the only `match` on programs.
+pub trait Programs {
+    /// [`Program::Exit`]: exit with `code`.
+    fn exit(&self, code: u8) -> Code;
 
+    /// [`Program::Hello`]: write `message` to stdout, exit 0.
+    fn hello(&self, message: &[u8], addressing: Addressing) -> Code;
+
+    /// [`Program::Pause`]: wait for SIGINT or SIGTERM, reaping children, exit 0.
+    fn pause(&self) -> Code;
+
+    /// [`Program::Serve`]: answer every HTTP request with one response.
+    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code;
+}
+
+/// What the layout planner needs from an instruction set: its programs, and the few
+/// instructions it links them with.
+pub trait Isa: Programs {
     /// The shortest unconditional jump to `target` (the planner links code across header
     /// fields with it, so its length is what crossing a field costs).
     fn jump(&self, target: Target) -> Insn;
@@ -176,7 +194,13 @@ pub trait Isa {
 
 /// Lowers `program` for `platform`.
 pub fn lower(platform: Platform, program: &Program, addressing: Addressing) -> Code {
-    isa(platform).lower(program, addressing)
+    let isa = isa(platform);
+    match program {
+        Program::Exit(code) => isa.exit(*code),
+        Program::Hello(message) => isa.hello(message, addressing),
+        Program::Pause => isa.pause(),
+        Program::Serve(serve) => isa.serve(serve, addressing),
+    }
 }
 
 /// The instruction set of a platform.
@@ -191,3 +215,24 @@ pub fn isa(platform: Platform) -> &'static dyn Isa {
         Platform::S390x => &S390x,
     }
 }
+
+/// Transitional: an instruction set not yet split into one file per program.
+macro_rules! programs_via_lower {
+    ($t:ty) => {
+        impl super::Programs for $t {
+            fn exit(&self, code: u8) -> Code {
+                self.lower_program(&Program::Exit(code), Addressing::Abs32)
+            }
+            fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
+                self.lower_program(&Program::Hello(message.to_vec()), addressing)
+            }
+            fn pause(&self) -> Code {
+                self.lower_program(&Program::Pause, Addressing::Abs32)
+            }
+            fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
+                self.lower_program(&Program::Serve(serve.clone()), addressing)
+            }
+        }
+    };
+}
+use programs_via_lower;

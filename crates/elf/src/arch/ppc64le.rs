@@ -196,8 +196,8 @@ fn encode_bc(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
     Ok(())
 }
 
-impl Isa for Ppc64le {
-    fn lower(&self, program: &Program, _addressing: Addressing) -> Code {
+impl Ppc64le {
+    fn lower_program(&self, program: &Program, _addressing: Addressing) -> Code {
         let mut insns = Vec::new();
         let mut data = Vec::new();
         match program {
@@ -298,7 +298,11 @@ impl Isa for Ppc64le {
         }
         Code { insns, data }
     }
+}
 
+super::programs_via_lower!(Ppc64le);
+
+impl Isa for Ppc64le {
     fn jump(&self, target: Target) -> Insn {
         word(0x4800_0000, "b target").fixup(Fixup::Encode {
             target,

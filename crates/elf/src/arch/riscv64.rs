@@ -469,8 +469,8 @@ fn address(rd: u32, target: Target, what: &str, addressing: Addressing) -> Vec<I
     }
 }
 
-impl Isa for Riscv64 {
-    fn lower(&self, program: &Program, addressing: Addressing) -> Code {
+impl Riscv64 {
+    fn lower_program(&self, program: &Program, addressing: Addressing) -> Code {
         let mut insns = Vec::new();
         let mut data = Vec::new();
         match program {
@@ -606,7 +606,11 @@ impl Isa for Riscv64 {
         }
         Code { insns, data }
     }
+}
 
+super::programs_via_lower!(Riscv64);
+
+impl Isa for Riscv64 {
     /// `c.j target` (CJ, funct3 101, op 01), ±2 KiB; the offset is filled in by
     /// `encode_c_j`.
     fn jump(&self, target: Target) -> Insn {

@@ -184,8 +184,8 @@ fn brc(mask: u8, asm: &str, label: u8) -> Insn {
     }
 }
 
-impl Isa for S390x {
-    fn lower(&self, program: &Program, addressing: Addressing) -> Code {
+impl S390x {
+    fn lower_program(&self, program: &Program, addressing: Addressing) -> Code {
         let mut insns = Vec::new();
         let mut data = Vec::new();
         match program {
@@ -272,7 +272,11 @@ impl Isa for S390x {
         }
         Code { insns, data }
     }
+}
 
+super::programs_via_lower!(S390x);
+
+impl Isa for S390x {
     /// `j` (BRC 15, A7 F4 ri2): ±64 KiB.
     fn jump(&self, target: Target) -> Insn {
         Insn::new(&[0xa7, 0xf4, 0, 0], "j target").fixup(Fixup::Encode {
