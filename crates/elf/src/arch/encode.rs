@@ -32,6 +32,20 @@ pub fn signed(value: i64, bits: u32, align: u64, what: &str) -> Result<i64, Stri
     Ok(units)
 }
 
+/// Like [`signed`] for a field that only counts forward: `value / align` in `0..2^bits`.
+pub fn unsigned(value: i64, bits: u32, align: u64, what: &str) -> Result<u64, String> {
+    let align = align as i64;
+    if value % align != 0 {
+        return Err(format!("{what}: {value} is not a multiple of {align}"));
+    }
+    let units = value / align;
+    if !(0..1i64 << bits).contains(&units) {
+        let limit = ((1i64 << bits) - 1) * align;
+        return Err(format!("{what}: {value} is out of range (0..={limit})"));
+    }
+    Ok(units as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +61,9 @@ mod tests {
         assert_eq!(signed(-(1 << 31), 32, 1, "x"), Ok(-(1 << 31)));
         assert!(signed(1 << 31, 32, 1, "x").is_err());
         assert_eq!(distance(0x10010, 0x10000), -16);
+        assert_eq!(unsigned(1020, 8, 4, "adr"), Ok(255));
+        assert!(unsigned(1024, 8, 4, "adr").is_err());
+        assert!(unsigned(-4, 8, 4, "adr").is_err());
+        assert!(unsigned(2, 8, 4, "adr").is_err());
     }
 }
