@@ -215,24 +215,3 @@ pub fn isa(platform: Platform) -> &'static dyn Isa {
         Platform::S390x => &S390x,
     }
 }
-
-/// Transitional: an instruction set not yet split into one file per program.
-macro_rules! programs_via_lower {
-    ($t:ty) => {
-        impl super::Programs for $t {
-            fn exit(&self, code: u8) -> Code {
-                self.lower_program(&Program::Exit(code), Addressing::Abs32)
-            }
-            fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-                self.lower_program(&Program::Hello(message.to_vec()), addressing)
-            }
-            fn pause(&self) -> Code {
-                self.lower_program(&Program::Pause, Addressing::Abs32)
-            }
-            fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-                self.lower_program(&Program::Serve(serve.clone()), addressing)
-            }
-        }
-    };
-}
-use programs_via_lower;
