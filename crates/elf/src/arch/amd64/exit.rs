@@ -4,8 +4,7 @@ use super::SYS_EXIT;
 use crate::arch::{Code, Insn};
 
 pub(super) fn exit(code: u8) -> Code {
-    let mut insns = Vec::new();
-    insns.push(Insn::new(&[0xb0, SYS_EXIT], "mov al, 60 ; SYS_exit"));
+    let mut insns = vec![Insn::new(&[0xb0, SYS_EXIT], "mov al, 60 ; SYS_exit")];
     if code != 0 {
         insns.push(Insn::new(&[0x40, 0xb7, code], format!("mov dil, {code}")));
     }

@@ -3,10 +3,11 @@
 use super::*;
 
 pub(super) fn hello(message: &[u8], _addressing: Addressing) -> Code {
-    let mut insns = Vec::new();
-    insns.push(t16(0x2704, "movs r7, #4 ; SYS_write"));
-    insns.push(t16(0x2001, "movs r0, #1 ; fd 1 = stdout"));
-    insns.push(adr_r1_message());
+    let mut insns = vec![
+        t16(0x2704, "movs r7, #4 ; SYS_write"),
+        t16(0x2001, "movs r0, #1 ; fd 1 = stdout"),
+        adr_r1_message(),
+    ];
     insns.extend(set_r2(message.len()));
     insns.push(t16(0xdf00, "svc #0"));
     // r0 now holds what write returned (possibly a negative errno).

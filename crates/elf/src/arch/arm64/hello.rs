@@ -4,12 +4,13 @@
 use super::*;
 
 pub(super) fn hello(message: &[u8], _addressing: Addressing) -> Code {
-    let mut insns = Vec::new();
-    insns.push(a64(0xd280_0020, "mov x0, #1 ; fd 1 = stdout"));
-    insns.push(a64(0x1000_0001, "adr x1, message").fixup(Fixup::Encode {
-        target: Target::Data,
-        encode: encode_adr,
-    }));
+    let mut insns = vec![
+        a64(0xd280_0020, "mov x0, #1 ; fd 1 = stdout"),
+        a64(0x1000_0001, "adr x1, message").fixup(Fixup::Encode {
+            target: Target::Data,
+            encode: encode_adr,
+        }),
+    ];
     insns.extend(set(X2, message.len() as u64, "length"));
     insns.push(a64(0xd280_0808, "mov x8, #64 ; SYS_write"));
     insns.push(a64(0xd400_0001, "svc #0"));

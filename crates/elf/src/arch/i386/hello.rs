@@ -3,21 +3,20 @@
 use super::*;
 
 pub(super) fn hello(message: &[u8], _addressing: Addressing) -> Code {
-    let mut insns = Vec::new();
-    insns.push(Insn::new(&[0xb0, SYS_WRITE], "mov al, 4 ; SYS_write"));
-    insns.push(Insn::new(&[0x43], "inc ebx ; fd 1 = stdout"));
-    insns.push(
+    let insns = vec![
+        Insn::new(&[0xb0, SYS_WRITE], "mov al, 4 ; SYS_write"),
+        Insn::new(&[0x43], "inc ebx ; fd 1 = stdout"),
         Insn::new(&[0xb9, 0, 0, 0, 0], "mov ecx, message").fixup(Fixup::Abs32 {
             at: 1,
             target: Target::Data,
         }),
-    );
-    insns.push(x86::set_edx(message.len()));
-    insns.push(Insn::new(&[0xcd, 0x80], "int 0x80"));
-    // eax holds what write returned; ebx is 1, the SYS_exit number.
-    insns.push(Insn::new(&[0x93], "xchg ebx, eax ; eax = 1 = SYS_exit"));
-    insns.push(Insn::new(&[0x31, 0xdb], "xor ebx, ebx ; status 0"));
-    insns.push(Insn::new(&[0xcd, 0x80], "int 0x80"));
+        x86::set_edx(message.len()),
+        Insn::new(&[0xcd, 0x80], "int 0x80"),
+        // eax holds what write returned; ebx is 1, the SYS_exit number.
+        Insn::new(&[0x93], "xchg ebx, eax ; eax = 1 = SYS_exit"),
+        Insn::new(&[0x31, 0xdb], "xor ebx, ebx ; status 0"),
+        Insn::new(&[0xcd, 0x80], "int 0x80"),
+    ];
     Code {
         insns,
         data: message.to_vec(),

@@ -3,10 +3,11 @@
 use super::*;
 
 pub(super) fn exit(code: u8) -> Code {
-    let mut insns = Vec::new();
-    insns.push(word(0x3800_0000 | SYS_EXIT, "li r0, 1 ; SYS_exit"));
-    insns.push(word(0x3860_0000 | code as u32, format!("li r3, {code}")));
-    insns.push(word(0x4400_0002, "sc"));
+    let insns = vec![
+        word(0x3800_0000 | SYS_EXIT, "li r0, 1 ; SYS_exit"),
+        word(0x3860_0000 | code as u32, format!("li r3, {code}")),
+        word(0x4400_0002, "sc"),
+    ];
     Code {
         insns,
         data: Vec::new(),

@@ -3,17 +3,16 @@
 use super::*;
 
 pub(super) fn hello(message: &[u8], _addressing: Addressing) -> Code {
-    let mut insns = Vec::new();
-    // PC-relative with no branch-and-link: r12 holds the entry address, and this is
-    // the instruction at the entry point.
-    insns.push(
+    let mut insns = vec![
+        // PC-relative with no branch-and-link: r12 holds the entry address, and this is
+        // the instruction at the entry point.
         word(0x388c_0000, "addi r4, r12, message ; r4 = &message").fixup(Fixup::Encode {
             target: Target::Data,
             encode: encode_message,
         }),
-    );
-    insns.push(word(0x3800_0000 | SYS_WRITE, "li r0, 4 ; SYS_write"));
-    insns.push(word(0x3860_0001, "li r3, 1 ; fd 1 = stdout"));
+        word(0x3800_0000 | SYS_WRITE, "li r0, 4 ; SYS_write"),
+        word(0x3860_0001, "li r3, 1 ; fd 1 = stdout"),
+    ];
     insns.extend(set_length(message.len()));
     insns.push(word(0x4400_0002, "sc"));
     // r3 now holds what write returned (or an errno): set it again.

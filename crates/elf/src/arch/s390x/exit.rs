@@ -3,13 +3,14 @@
 use super::*;
 
 pub(super) fn exit(code: u8) -> Code {
-    let mut insns = Vec::new();
-    insns.push(if code == 0 {
-        Insn::new(&[0x17, 0x22], "xr %r2, %r2 ; status 0")
-    } else {
-        lghi(2, code.into(), "status")
-    });
-    insns.push(svc(SYS_EXIT, "SYS_exit"));
+    let insns = vec![
+        if code == 0 {
+            Insn::new(&[0x17, 0x22], "xr %r2, %r2 ; status 0")
+        } else {
+            lghi(2, code.into(), "status")
+        },
+        svc(SYS_EXIT, "SYS_exit"),
+    ];
     Code {
         insns,
         data: Vec::new(),
