@@ -1,8 +1,23 @@
-//! Machine code, one module per instruction set.
+//! Machine code, one directory per instruction set.
 //!
-//! Each module is a listing: the few instructions smidge emits, their bytes, and their
+//! Each directory is a listing: the few instructions smidge emits, their bytes, and their
 //! assembly beside them, plus the syscall numbers they use. The programs are written once
-//! (see [`crate::program`]) and each instruction set lowers them through [`Isa`].
+//! (see [`crate::program`]); the matrix of programs × instruction sets is the trait
+//! [`Programs`], which every instruction set implements in full (no default bodies, so a
+//! program missing on one is a compile error), and [`lower`] holds the one `match` on
+//! [`Program`]. [`Isa`] adds what the layout planner needs to link the code.
+//!
+//! The layout, the same for every instruction set (`arch/<isa>/`):
+//! - `mod.rs`: the registers the code may rely on at the entry point, the syscall numbers,
+//!   and the [`Programs`] and [`Isa`] impls (jump, nop, skip, alignment);
+//! - `encode.rs`: how each instruction is encoded (bytes from operands) and the patches the
+//!   planner applies to PC-relative ones (`Fixup::Encode`), e.g. riscv64's `c.j`, `bltz`,
+//!   `auipc`, arm64's `movz`, `adr`, `b`; amd64 and i386 share theirs in `x86.rs`;
+//! - `exit.rs`, `hello.rs`, `pause.rs`, `serve.rs`: one program's listing each.
+//!
+//! Shared by all: `encode.rs` (the one range check of every displacement and PC-relative
+//! operand: a signed or unsigned field of so many bits, counting bytes, halfwords or
+//! words), `signal.rs` and `net.rs` (the constants `pause` and `serve` pass the kernel).
 
 mod amd64;
 mod arm;
