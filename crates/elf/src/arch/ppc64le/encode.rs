@@ -125,3 +125,25 @@ pub(super) fn encode_bc(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), St
     bytes.copy_from_slice(&w.to_le_bytes());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_and_message_are_range_checked() {
+        let mut b = 0x4800_0001u32.to_le_bytes(); // bl
+        encode_b(&mut b, 0x10010, 0x10000).unwrap();
+        assert_eq!(u32::from_le_bytes(b), 0x4bff_fff1);
+        assert!(encode_b(&mut b, 0, 32 << 20).is_err());
+        assert!(encode_b(&mut b, 0, 2).is_err());
+        let mut c = 0x4082_0000u32.to_le_bytes(); // bne
+        encode_bc(&mut c, 0x10008, 0x10000).unwrap();
+        assert_eq!(u32::from_le_bytes(c), 0x4082_fff8);
+        assert!(encode_bc(&mut c, 0, 32 << 10).is_err());
+        let mut m = 0x388c_0000u32.to_le_bytes();
+        encode_message(&mut m, 0x10000, 0x10040).unwrap();
+        assert_eq!(u32::from_le_bytes(m), 0x388c_0040);
+        assert!(encode_message(&mut m, 0x10000, 0x18000).is_err());
+    }
+}

@@ -19,6 +19,8 @@
 //! field cannot be a free hole for code or data on this platform.
 //!
 //! The message is addressed PC-relatively, in four instructions that each stand alone
+//! (see [`encode::message_address`]), because the planner may put a jump between any two of
+//! them.
 //!
 //! The listings: [`exit`], [`hello`], [`pause`], [`serve`], one file each; the instructions
 //! (and the address sequences built of them) and the patches of their PC-relative operands
