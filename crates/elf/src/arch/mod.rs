@@ -1,12 +1,28 @@
-//! Machine code, one module per instruction set.
+//! Machine code, one directory per instruction set.
 //!
-//! Each module is a listing: the few instructions smidge emits, their bytes, and their
+//! Each directory is a listing: the few instructions smidge emits, their bytes, and their
 //! assembly beside them, plus the syscall numbers they use. The programs are written once
-//! (see [`crate::program`]) and each instruction set lowers them through [`Isa`].
+//! (see [`crate::program`]); the matrix of programs × instruction sets is the trait
+//! [`Programs`], which every instruction set implements in full (no default bodies, so a
+//! program missing on one is a compile error), and [`lower`] holds the one `match` on
+//! [`Program`]. [`Isa`] adds what the layout planner needs to link the code.
+//!
+//! The layout, the same for every instruction set (`arch/<isa>/`):
+//! - `mod.rs`: the registers the code may rely on at the entry point, the syscall numbers,
+//!   and the [`Programs`] and [`Isa`] impls (jump, nop, skip, alignment);
+//! - `encode.rs`: how each instruction is encoded (bytes from operands) and the patches the
+//!   planner applies to PC-relative ones (`Fixup::Encode`), e.g. riscv64's `c.j`, `bltz`,
+//!   `auipc`, arm64's `movz`, `adr`, `b`; amd64 and i386 share theirs in `x86.rs`;
+//! - `exit.rs`, `hello.rs`, `pause.rs`, `serve.rs`: one program's listing each.
+//!
+//! Shared by all: `encode.rs` (the one range check of every displacement and PC-relative
+//! operand: a signed or unsigned field of so many bits, counting bytes, halfwords or
+//! words), `signal.rs` and `net.rs` (the constants `pause` and `serve` pass the kernel).
 
 mod amd64;
 mod arm;
 mod arm64;
+mod encode;
 mod i386;
 pub mod net;
 mod ppc64le;
@@ -23,6 +39,7 @@ pub use ppc64le::Ppc64le;
 pub use riscv64::Riscv64;
 pub use s390x::S390x;
 
+use crate::program::Serve;
 use crate::{Platform, Program};
 
 /// A place in the code an instruction can refer to.
@@ -125,12 +142,28 @@ pub enum Addressing {
     PcRelative,
 }
 
-/// What the layout planner needs from an instruction set.
-pub trait Isa {
-    /// Lowers a program, assuming the register state the kernel (and qemu-user) leaves at
-    /// the ELF entry point.
-    fn lower(&self, program: &Program, addressing: Addressing) -> Code;
+/// Every program, as one instruction set writes it: the program × instruction set matrix.
+/// Each method is one listing (in `arch/<isa>/<program>.rs`) and assumes the register state
+/// the kernel (and qemu-user) leaves at the ELF entry point. There are no default bodies: a
+/// program an instruction set lacks is a compile error, and a new [`Program`] is a new
+/// method here and a new arm in [`lower`], the only `match` on programs.
+pub trait Programs {
+    /// [`Program::Exit`]: exit with `code`.
+    fn exit(&self, code: u8) -> Code;
 
+    /// [`Program::Hello`]: write `message` to stdout, exit 0.
+    fn hello(&self, message: &[u8], addressing: Addressing) -> Code;
+
+    /// [`Program::Pause`]: wait for SIGINT or SIGTERM, reaping children, exit 0.
+    fn pause(&self) -> Code;
+
+    /// [`Program::Serve`]: answer every HTTP request with one response.
+    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code;
+}
+
+/// What the layout planner needs from an instruction set: its programs, and the few
+/// instructions it links them with.
+pub trait Isa: Programs {
     /// The shortest unconditional jump to `target` (the planner links code across header
     /// fields with it, so its length is what crossing a field costs).
     fn jump(&self, target: Target) -> Insn;
@@ -176,7 +209,13 @@ pub trait Isa {
 
 /// Lowers `program` for `platform`.
 pub fn lower(platform: Platform, program: &Program, addressing: Addressing) -> Code {
-    isa(platform).lower(program, addressing)
+    let isa = isa(platform);
+    match program {
+        Program::Exit(code) => isa.exit(*code),
+        Program::Hello(message) => isa.hello(message, addressing),
+        Program::Pause => isa.pause(),
+        Program::Serve(serve) => isa.serve(serve, addressing),
+    }
 }
 
 /// The instruction set of a platform.

@@ -1,0 +1,149 @@
+//! Power ISA encoders: each instruction word from its fields, and the patches the planner
+//! applies to PC-relative ones (range checks in [`crate::arch::encode`]).
+
+use super::{Fixup, Insn, Target};
+use crate::arch::encode::{distance, signed};
+
+/// One instruction word, stored little-endian.
+pub(super) fn word(w: u32, asm: impl Into<String>) -> Insn {
+    Insn::new(&w.to_le_bytes(), asm)
+}
+
+/// r5 = `len` (up to 2 GiB): see [`load`].
+pub(super) fn set_length(len: usize) -> Vec<Insn> {
+    load(5, len, "length")
+}
+
+/// rN = `value` (up to 2 GiB), all 64 bits: `li rN, value` below 32 KiB, else
+/// `lis rN, value >> 16` (`addis`, opcode 15) and, if the low half is not zero,
+/// `ori rN, rN, value & 0xffff` (opcode 24).
+pub(super) fn load(r: u32, value: usize, what: &str) -> Vec<Insn> {
+    assert!(value < 1 << 31, "{what} too large");
+    if value < 0x8000 {
+        return vec![word(
+            0x3800_0000 | r << 21 | value as u32,
+            format!("li r{r}, {value} ; {what}"),
+        )];
+    }
+    let (hi, lo) = ((value >> 16) as u32, (value & 0xffff) as u32);
+    let mut v = vec![word(
+        0x3c00_0000 | r << 21 | hi,
+        format!("lis r{r}, {hi} ; {what}"),
+    )];
+    if lo != 0 {
+        v.push(word(
+            0x6000_0000 | r << 21 | r << 16 | lo,
+            format!("ori r{r}, r{r}, {lo}"),
+        ));
+    }
+    v
+}
+
+/// `li rN, imm` (`addi rN, 0, imm`, D-form: opcode 14): the whole register = the
+/// sign-extended immediate.
+pub(super) fn li(r: u32, imm: i16, comment: &str) -> Insn {
+    word(
+        0x3800_0000 | r << 21 | u32::from(imm as u16),
+        format!("li r{r}, {imm} ; {comment}"),
+    )
+}
+
+/// `addi rN, r1, d`: an address in the protected zone below the stack pointer.
+pub(super) fn addi_sp(r: u32, d: i16, comment: &str) -> Insn {
+    word(
+        0x3801_0000 | r << 21 | u32::from(d as u16),
+        format!("addi r{r}, r1, {d} ; {comment}"),
+    )
+}
+
+/// `std rS, d(r1)` (DS-form: opcode 62, d a multiple of 4).
+pub(super) fn std_sp(s: u32, d: i16, comment: &str) -> Insn {
+    assert_eq!(d % 4, 0);
+    word(
+        0xf801_0000 | s << 21 | u32::from(d as u16),
+        format!("std r{s}, {d}(r1) ; {comment}"),
+    )
+}
+
+/// `mr rA, rS` = `or rA, rS, rS` (X-form: opcode 31, XO 444).
+pub(super) fn mr(a: u32, s: u32, comment: &str) -> Insn {
+    let asm = format!("mr r{a}, r{s}");
+    let asm = if comment.is_empty() {
+        asm
+    } else {
+        format!("{asm} ; {comment}")
+    };
+    word(0x7c00_0378 | s << 21 | a << 16 | s << 11, asm)
+}
+
+/// A branch to a label: `b`/`bl` (I-form) or a conditional `bc` (B-form, `word` says
+/// which condition), its displacement filled in by the planner.
+pub(super) fn branch(w: u32, asm: &str, label: u8) -> Insn {
+    let encode = if w >> 26 == 18 { encode_b } else { encode_bc };
+    let insn = word(w, asm).fixup(Fixup::Encode {
+        target: Target::Label(label),
+        encode,
+    });
+    if w >> 26 == 18 {
+        insn
+    } else {
+        insn.reads_flags()
+    }
+}
+
+/// `addi rN, r12, target - entry`: r12 holds the entry address, and this instruction is
+/// the first one, at the entry point, so `pc` is that address. Patches the immediate.
+pub(super) fn encode_message(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
+    let d = signed(
+        distance(pc, target),
+        16,
+        1,
+        "addi r4, r12 (message - entry)",
+    )? as i16;
+    bytes[..2].copy_from_slice(&d.to_le_bytes()); // SI: the low half of the word
+    Ok(())
+}
+
+/// A branch displacement: a multiple of 4 in `bits` signed bits.
+fn displacement(pc: u64, target: u64, bits: u32) -> Result<u32, String> {
+    let words = signed(distance(pc, target), bits - 2, 4, "branch displacement")?;
+    Ok((words * 4) as u32 & ((1 << bits) - 1))
+}
+
+/// I-form `b target` or `bl target` (opcode 18, AA = 0, LK kept): ±32 MiB.
+pub(super) fn encode_b(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
+    let w = u32::from_le_bytes(bytes[..4].try_into().unwrap()) & !0x03ff_fffc;
+    let w = w | displacement(pc, target, 26)?;
+    bytes.copy_from_slice(&w.to_le_bytes());
+    Ok(())
+}
+
+/// B-form `bc BO, BI, target` (opcode 16, BO and BI kept: `bso`, `beq`, `bne`): ±32 KiB.
+pub(super) fn encode_bc(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
+    let w = u32::from_le_bytes(bytes[..4].try_into().unwrap()) & !0xfffc;
+    let w = w | displacement(pc, target, 16)?;
+    bytes.copy_from_slice(&w.to_le_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_and_message_are_range_checked() {
+        let mut b = 0x4800_0001u32.to_le_bytes(); // bl
+        encode_b(&mut b, 0x10010, 0x10000).unwrap();
+        assert_eq!(u32::from_le_bytes(b), 0x4bff_fff1);
+        assert!(encode_b(&mut b, 0, 32 << 20).is_err());
+        assert!(encode_b(&mut b, 0, 2).is_err());
+        let mut c = 0x4082_0000u32.to_le_bytes(); // bne
+        encode_bc(&mut c, 0x10008, 0x10000).unwrap();
+        assert_eq!(u32::from_le_bytes(c), 0x4082_fff8);
+        assert!(encode_bc(&mut c, 0, 32 << 10).is_err());
+        let mut m = 0x388c_0000u32.to_le_bytes();
+        encode_message(&mut m, 0x10000, 0x10040).unwrap();
+        assert_eq!(u32::from_le_bytes(m), 0x388c_0040);
+        assert!(encode_message(&mut m, 0x10000, 0x18000).is_err());
+    }
+}

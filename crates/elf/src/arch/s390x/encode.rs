@@ -1,0 +1,128 @@
+//! z/Architecture encoders: each instruction from its fields, and the patches the planner
+//! applies to PC-relative ones (range checks in [`crate::arch::encode`]).
+
+use super::{Fixup, Insn, Target};
+use crate::arch::encode::{distance, signed};
+
+/// `svc N` (0A NN): the system call whose number is the immediate byte.
+pub(super) fn svc(n: u8, name: &str) -> Insn {
+    Insn::new(&[0x0a, n], format!("svc {n} ; {name}"))
+}
+
+/// `lghi %rN, imm` (A7 N9 imm16): the whole register = the sign-extended immediate.
+pub(super) fn lghi(r: u8, imm: i16, comment: &str) -> Insn {
+    let [i0, i1] = imm.to_be_bytes();
+    Insn::new(
+        &[0xa7, r << 4 | 0x9, i0, i1],
+        format!("lghi %r{r}, {imm} ; {comment}"),
+    )
+}
+
+/// `la %rN, D(%r15)` (41 N0 FD DD): the whole register = r15 + D (D < 4096).
+pub(super) fn la_sp(r: u8, d: u8, comment: &str) -> Insn {
+    Insn::new(
+        &[0x41, r << 4, 0xf0, d],
+        format!("la %r{r}, {d}(%r15) ; {comment}"),
+    )
+}
+
+/// r4 = `len`, all 64 bits: the shortest of `lghi` (up to 32767), `llill` (up to 65535),
+/// `llilf` (up to 4 GiB - 1).
+pub(super) fn set_r4(len: usize) -> Insn {
+    let n = u32::try_from(len).expect("message length is checked by Program");
+    if let Ok(n) = i16::try_from(n) {
+        lghi(4, n, "length")
+    } else if let Ok(n) = u16::try_from(n) {
+        let [i0, i1] = n.to_be_bytes();
+        Insn::new(&[0xa5, 0x4f, i0, i1], format!("llill %r4, {n} ; length"))
+    } else {
+        let [i0, i1, i2, i3] = n.to_be_bytes();
+        Insn::new(
+            &[0xc0, 0x4f, i0, i1, i2, i3],
+            format!("llilf %r4, {n} ; length"),
+        )
+    }
+}
+
+/// Patches the 16-bit halfword offset of a relative branch (RI-c: `j`, `jl`) at bytes 2..4
+/// (±64 KiB; PC-relative operands count halfwords from the instruction's own address).
+pub(super) fn encode_ri16(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
+    let d = signed(distance(pc, target), 16, 2, "brc (halfwords)")? as i16;
+    bytes[2..4].copy_from_slice(&d.to_be_bytes());
+    Ok(())
+}
+
+/// Patches the 32-bit halfword offset of `larl` (RIL-b) at bytes 2..6 (±4 GiB).
+pub(super) fn encode_ril32(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), String> {
+    let d = signed(distance(pc, target), 32, 2, "larl (halfwords)")? as i32;
+    bytes[2..6].copy_from_slice(&d.to_be_bytes());
+    Ok(())
+}
+
+/// `lhi %rN, imm` (A7 N8 imm16): the low word = the sign-extended immediate (enough for an
+/// `int` argument).
+pub(super) fn lhi(r: u8, imm: i16, comment: &str) -> Insn {
+    let [i0, i1] = imm.to_be_bytes();
+    Insn::new(
+        &[0xa7, r << 4 | 0x8, i0, i1],
+        format!("lhi %r{r}, {imm} ; {comment}"),
+    )
+}
+
+/// A 2-byte RR instruction on the low words: `lr` (18), `xr` (17), `ltr` (12), `lcr` (13).
+pub(super) fn rr(op: u8, mnemonic: &str, r1: u8, r2: u8, comment: &str) -> Insn {
+    let asm = format!("{mnemonic} %r{r1}, %r{r2}");
+    let asm = if comment.is_empty() {
+        asm
+    } else {
+        format!("{asm} ; {comment}")
+    };
+    Insn::new(&[op, r1 << 4 | r2], asm)
+}
+
+/// The system call `nr` above 255: `lghi %r1, nr` and `svc 0`.
+pub(super) fn svc0(nr: u16, name: &str) -> [Insn; 2] {
+    let n = i16::try_from(nr).unwrap();
+    [
+        lghi(1, n, &format!("SYS_{name}")),
+        svc(0, "the number in r1"),
+    ]
+}
+
+/// `larl %rN, target` (C0 N0 ri32): the whole register = the address of a label or the data.
+pub(super) fn larl(r: u8, target: Target, what: &str) -> Insn {
+    Insn::new(&[0xc0, r << 4, 0, 0, 0, 0], format!("larl %r{r}, {what}")).fixup(Fixup::Encode {
+        target,
+        encode: encode_ril32,
+    })
+}
+
+/// `brc mask, label` (A7 M4 ri16), as capstone names it (`j`, `jne`, `jnh`, …).
+pub(super) fn brc(mask: u8, asm: &str, label: u8) -> Insn {
+    let insn = Insn::new(&[0xa7, mask << 4 | 0x4, 0, 0], asm).fixup(Fixup::Encode {
+        target: Target::Label(label),
+        encode: encode_ri16,
+    });
+    if mask == 15 {
+        insn
+    } else {
+        insn.reads_flags()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_operands_count_halfwords() {
+        let mut j = [0xa7, 0xf4, 0, 0];
+        encode_ri16(&mut j, 0x10010, 0x10000).unwrap();
+        assert_eq!(j, [0xa7, 0xf4, 0xff, 0xf8]);
+        assert!(encode_ri16(&mut j, 0x10000, 0x10001).is_err());
+        assert!(encode_ri16(&mut j, 0, 64 << 10).is_err());
+        let mut l = [0xc0, 0x30, 0, 0, 0, 0];
+        encode_ril32(&mut l, 0x10000, 0x10100).unwrap();
+        assert_eq!(l, [0xc0, 0x30, 0, 0, 0, 0x80]);
+    }
+}
