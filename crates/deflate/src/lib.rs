@@ -310,54 +310,92 @@ fn fixed_ll_lengths() -> [u8; 288] {
 /// Optimal code lengths of at most `max_bits` for `freqs` (zero for unused symbols).
 fn code_lengths(freqs: &[u32], max_bits: u8) -> Vec<u8> {
     let mut lens = vec![0u8; freqs.len()];
-    let mut leaves: Vec<(u32, u16)> = freqs
-        .iter()
-        .enumerate()
-        .filter(|(_, &f)| f > 0)
-        .map(|(s, &f)| (f, s as u16))
-        .collect();
-    match leaves.len() {
-        0 => return lens,
-        1 => {
-            lens[leaves[0].1 as usize] = 1;
-            return lens;
-        }
-        _ => {}
-    }
-    leaves.sort_unstable();
-    let n = leaves.len();
-    // Huffman's algorithm with two queues: the sorted leaves and the internal nodes, which
-    // are made in increasing weight order.
-    let mut weight: Vec<u64> = leaves.iter().map(|&(f, _)| f as u64).collect();
-    let mut parent = vec![0usize; 2 * n - 1];
-    let (mut next_leaf, mut next_node) = (0, n);
-    for k in n..2 * n - 1 {
-        let mut take = || {
-            if next_leaf < n && (next_node >= k || weight[next_leaf] <= weight[next_node]) {
-                next_leaf += 1;
-                next_leaf - 1
-            } else {
-                next_node += 1;
-                next_node - 1
-            }
-        };
-        let (a, b) = (take(), take());
-        parent[a] = k;
-        parent[b] = k;
-        weight.push(weight[a] + weight[b]);
-    }
-    let mut depth = vec![0u8; 2 * n - 1];
-    for k in (0..2 * n - 2).rev() {
-        depth[k] = depth[parent[k]] + 1;
-    }
-    if depth[..n].iter().all(|&d| d <= max_bits) {
-        for (i, &(_, s)) in leaves.iter().enumerate() {
-            lens[s as usize] = depth[i];
-        }
-        return lens;
-    }
-    package_merge(&leaves, max_bits, &mut lens);
+    code_lengths_into(freqs, max_bits, &mut lens);
     lens
+}
+
+/// Working memory of [`code_lengths_into`], kept per thread so that pricing a block
+/// allocates nothing and clears only what it uses.
+#[derive(Default)]
+struct HuffmanScratch {
+    leaves: Vec<(u32, u16)>,
+    weight: Vec<u64>,
+    parent: Vec<u16>,
+    depth: Vec<u8>,
+}
+
+std::thread_local! {
+    static HUFFMAN_SCRATCH: std::cell::RefCell<HuffmanScratch> =
+        std::cell::RefCell::new(HuffmanScratch::default());
+}
+
+/// [`code_lengths`] into `lens` (as long as `freqs`, at most [`NUM_LL`] symbols). The
+/// parser and the block splitter price hundreds of candidate blocks per archive with it,
+/// so it allocates nothing in the common case (issue #15).
+fn code_lengths_into(freqs: &[u32], max_bits: u8, lens: &mut [u8]) {
+    debug_assert!(freqs.len() <= u16::MAX as usize / 2 && lens.len() == freqs.len());
+    lens.fill(0);
+    HUFFMAN_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let HuffmanScratch {
+            leaves,
+            weight,
+            parent,
+            depth,
+        } = &mut *scratch;
+        leaves.clear();
+        leaves.extend(
+            freqs
+                .iter()
+                .enumerate()
+                .filter(|(_, &f)| f > 0)
+                .map(|(s, &f)| (f, s as u16)),
+        );
+        match leaves.len() {
+            0 => return,
+            1 => {
+                lens[leaves[0].1 as usize] = 1;
+                return;
+            }
+            _ => {}
+        }
+        leaves.sort_unstable();
+        let n = leaves.len();
+        // Huffman's algorithm with two queues: the sorted leaves and the internal nodes,
+        // which are made in increasing weight order.
+        weight.clear();
+        weight.extend(leaves.iter().map(|&(f, _)| f as u64));
+        parent.clear();
+        parent.resize(2 * n - 1, 0);
+        let (mut next_leaf, mut next_node) = (0, n);
+        for k in n..2 * n - 1 {
+            let mut take = || {
+                if next_leaf < n && (next_node >= k || weight[next_leaf] <= weight[next_node]) {
+                    next_leaf += 1;
+                    next_leaf - 1
+                } else {
+                    next_node += 1;
+                    next_node - 1
+                }
+            };
+            let (a, b) = (take(), take());
+            parent[a] = k as u16;
+            parent[b] = k as u16;
+            weight.push(weight[a] + weight[b]);
+        }
+        depth.clear();
+        depth.resize(2 * n - 1, 0);
+        for k in (0..2 * n - 2).rev() {
+            depth[k] = depth[parent[k] as usize] + 1;
+        }
+        if depth[..n].iter().all(|&d| d <= max_bits) {
+            for (i, &(_, s)) in leaves.iter().enumerate() {
+                lens[s as usize] = depth[i];
+            }
+            return;
+        }
+        package_merge(leaves, max_bits, lens);
+    })
 }
 
 /// Length-limited code lengths by package-merge (Larmore and Hirschberg).
@@ -670,8 +708,80 @@ impl Header {
 
 /// Bits of a dynamic block (block header included).
 fn dynamic_bits(h: &Hist, thorough: bool) -> u64 {
+    if !thorough {
+        return dynamic_bits_quick(h);
+    }
     let header = Header::for_hist(h, thorough);
     3 + header.bits + header.data_bits(h)
+}
+
+/// `dynamic_bits(h, false)` without building the [`Header`]: the same code lengths, and of
+/// the one greedy run-length encoding (16, 17 and 18 allowed) only the symbol counts, which
+/// are all its size depends on. No allocation: the parser and the block splitter price
+/// hundreds of candidate blocks per archive with it (issue #15).
+fn dynamic_bits_quick(h: &Hist) -> u64 {
+    let mut lens = [0u8; NUM_LL + NUM_D];
+    code_lengths_into(&h.ll, 15, &mut lens[..NUM_LL]);
+    code_lengths_into(&h.d, 15, &mut lens[NUM_LL..]);
+    patch_distance_lengths(&mut lens[NUM_LL..]);
+    let (ll_lens, d_lens) = lens.split_at(NUM_LL);
+    let data = (0..NUM_LL)
+        .map(|s| h.ll[s] as u64 * ll_lens[s] as u64)
+        .sum::<u64>()
+        + (0..NUM_D)
+            .map(|s| h.d[s] as u64 * d_lens[s] as u64)
+            .sum::<u64>()
+        + h.extra_bits();
+    // HLIT and HDIST trimmed as in Header::new; the lengths written are ll[..hlit] then
+    // d[..hdist], one sequence for the run-length encoding.
+    let hlit = (257..=NUM_LL)
+        .rev()
+        .find(|&k| ll_lens[k - 1] != 0)
+        .unwrap_or(257);
+    let hdist = (1..=NUM_D).rev().find(|&k| d_lens[k - 1] != 0).unwrap_or(1);
+    let mut seq = [0u8; NUM_LL + NUM_D];
+    seq[..hlit].copy_from_slice(&ll_lens[..hlit]);
+    seq[hlit..hlit + hdist].copy_from_slice(&d_lens[..hdist]);
+    let seq = &seq[..hlit + hdist];
+    // The symbol counts of rle_greedy(seq, true, true, true).
+    let mut counts = [0u32; 19];
+    let mut i = 0;
+    while i < seq.len() {
+        let v = seq[i];
+        let mut run = seq[i..].iter().take_while(|&&l| l == v).count();
+        i += run;
+        if v == 0 {
+            while run >= 3 {
+                let k = if run >= 11 { run.min(138) } else { run.min(10) };
+                counts[if run >= 11 { 18 } else { 17 }] += 1;
+                run -= k;
+            }
+        }
+        if run >= 4 {
+            counts[v as usize] += 1;
+            run -= 1;
+            while run >= 3 {
+                counts[16] += 1;
+                run -= run.min(6);
+            }
+        }
+        counts[v as usize] += run as u32;
+    }
+    // cl_code's size, without its Vec.
+    let mut cl_lens = [0u8; 19];
+    code_lengths_into(&counts, 7, &mut cl_lens);
+    let hclen = (4..=19)
+        .rev()
+        .find(|&k| cl_lens[CL_ORDER[k - 1]] != 0)
+        .unwrap_or(4);
+    let header = 5
+        + 5
+        + 4
+        + 3 * hclen as u64
+        + (0..19)
+            .map(|s| counts[s] as u64 * (cl_lens[s] as u64 + CL_EXTRA[s] as u64))
+            .sum::<u64>();
+    3 + header + data
 }
 
 /// Bits of a fixed block.
