@@ -968,6 +968,84 @@ fn parse_lazy(m: &Matches, data: &[u8], range: Range<usize>) -> Vec<Sym> {
     out
 }
 
+/// Sources a target pulls are taken [`PULL_LANES`] at a time (the widest vector below).
+const PULL_LANES: usize = 16;
+
+/// The least of `a[k] + b[k]` (infinity for none); `a` and `b` are as long, a multiple of
+/// [`PULL_LANES`]. A minimum of floats that are never NaN is the same whatever order it is
+/// taken in, so lanes may take it apart.
+#[inline]
+fn min_of_sums(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert!(a.len() == b.len() && a.len().is_multiple_of(PULL_LANES));
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE and SSE2 are part of x86-64, so the intrinsics are available; every load
+    // reads 4 floats at k or k + 4 with k + 8 <= n <= a.len(), b.len(), and the store writes
+    // 4 floats into a 4-float array.
+    unsafe {
+        use std::arch::x86_64::{_mm_add_ps, _mm_loadu_ps, _mm_min_ps, _mm_set1_ps, _mm_storeu_ps};
+        let n = a.len().min(b.len());
+        // _mm_min_ps(v, acc) is `if v < acc { v } else { acc }`.
+        let mut acc0 = _mm_set1_ps(f32::INFINITY);
+        let mut acc1 = acc0;
+        let mut k = 0;
+        while k + 8 <= n {
+            let (pa, pb) = (a.as_ptr().add(k), b.as_ptr().add(k));
+            let v0 = _mm_add_ps(_mm_loadu_ps(pa), _mm_loadu_ps(pb));
+            let v1 = _mm_add_ps(_mm_loadu_ps(pa.add(4)), _mm_loadu_ps(pb.add(4)));
+            acc0 = _mm_min_ps(v0, acc0);
+            acc1 = _mm_min_ps(v1, acc1);
+            k += 8;
+        }
+        let mut lanes = [0f32; 4];
+        _mm_storeu_ps(lanes.as_mut_ptr(), _mm_min_ps(acc0, acc1));
+        lanes
+            .into_iter()
+            .fold(f32::INFINITY, |m, v| if v < m { v } else { m })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x + y)
+        .fold(f32::INFINITY, |m, v| if v < m { v } else { m })
+}
+
+/// [`min_of_sums`] 8 lanes at a time, for CPUs with AVX2 (the same minimum).
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn min_of_sums_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_loadu_ps,
+        _mm256_min_ps, _mm256_set1_ps, _mm_min_ps, _mm_storeu_ps,
+    };
+    debug_assert!(a.len() == b.len() && a.len().is_multiple_of(PULL_LANES));
+    let n = a.len().min(b.len());
+    let mut acc0 = _mm256_set1_ps(f32::INFINITY);
+    let mut acc1 = acc0;
+    let mut k = 0;
+    while k + 16 <= n {
+        // SAFETY: k + 16 <= n <= a.len(), b.len(): the 16 floats read are in both slices.
+        unsafe {
+            let (pa, pb) = (a.as_ptr().add(k), b.as_ptr().add(k));
+            let v0 = _mm256_add_ps(_mm256_loadu_ps(pa), _mm256_loadu_ps(pb));
+            let v1 = _mm256_add_ps(_mm256_loadu_ps(pa.add(8)), _mm256_loadu_ps(pb.add(8)));
+            acc0 = _mm256_min_ps(v0, acc0);
+            acc1 = _mm256_min_ps(v1, acc1);
+        }
+        k += 16;
+    }
+    let acc = _mm256_min_ps(acc0, acc1);
+    let mut lanes = [0f32; 4];
+    let half = _mm_min_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps::<1>(acc));
+    // SAFETY: writes 4 floats into a 4-float array.
+    unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), half) };
+    lanes
+        .into_iter()
+        .fold(f32::INFINITY, |m, v| if v < m { v } else { m })
+}
+
 /// The cheapest parse of data[range] under `model`: dynamic programming over positions,
 /// forward for the costs, then backward to find the symbols that reach them.
 fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -> Vec<Sym> {
@@ -982,9 +1060,80 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
             && (m.run[i] as usize).min(b - i) > 2 * MAX_MATCH
             && m.run[i - MAX_MATCH] as usize > MAX_MATCH
     };
+    // Runs of one byte, the NUL padding of tar headers above all, are where the work is:
+    // every position in a run has a match at distance 1 for every length up to the run's
+    // end, and relaxing its up to 256 targets one position after another makes each
+    // position's vector stores the next one's loads (issue #15). So for small inputs
+    // (`nice` off) those matches are pulled instead of pushed: when the parser reaches a
+    // position, it takes the cheapest of `cost[s] + dist[0] + len[j - s]` over the run's
+    // positions s that reach it, a read-only minimum. Each candidate is the same IEEE
+    // sum as before, and a minimum does not depend on the order it is taken in, so every
+    // cost is the same float as the push gives: the same parse.
+    let pull = m.nice == usize::MAX;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    // pulled[s]: cost[s] + dist[0] for a position s whose first match is at distance 1
+    // (a run source), infinity elsewhere.
+    let mut pulled = if pull {
+        vec![f32::INFINITY; n + 1 + PULL_LANES]
+    } else {
+        vec![]
+    };
+    // len_rev[k] = len[MAX_MATCH - k], so that source s and target j pair pulled[s] with
+    // len_rev[MAX_MATCH + s - j], both in increasing order; infinity past length 3, so a
+    // window rounded up to whole vectors takes nothing from the positions after it.
+    let mut len_rev = [f32::INFINITY; MAX_MATCH - MIN_MATCH + 1 + PULL_LANES];
+    for (k, l) in len_rev[..=MAX_MATCH - MIN_MATCH].iter_mut().enumerate() {
+        *l = model.len[MAX_MATCH - k];
+    }
+    // The run whose sources the next targets pull from: its first source and the last
+    // position its matches reach (relative; every source of one run reaches the same end,
+    // min(run end, range end), within MAX_MATCH).
+    let (mut group_start, mut group_end) = (usize::MAX, 0);
+    // pulled_from[j]: the first source of the run target j pulled from (u32::MAX: none),
+    // for the backward pass.
+    let mut pulled_from = if pull { vec![u32::MAX; n + 1] } else { vec![] };
+    let pull_into = |cost: &mut [f32],
+                     pulled: &[f32],
+                     pulled_from: &mut [u32],
+                     j: usize,
+                     gs: usize,
+                     ge: usize| {
+        if gs == usize::MAX || j < gs + MIN_MATCH || j > ge {
+            return;
+        }
+        pulled_from[j] = gs as u32;
+        let lo = gs.max(j.saturating_sub(MAX_MATCH));
+        // Sources lo..=j-3, rounded up to whole vectors (the pads add infinity).
+        let width = (j + 1 - MIN_MATCH - lo).next_multiple_of(PULL_LANES);
+        let k0 = MAX_MATCH + lo - j;
+        let (p, l) = (&pulled[lo..lo + width], &len_rev[k0..k0 + width]);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `avx2` says the CPU has AVX2.
+        let best = if avx2 {
+            unsafe { min_of_sums_avx2(p, l) }
+        } else {
+            min_of_sums(p, l)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let best = min_of_sums(p, l);
+        if best < cost[j] {
+            cost[j] = best;
+        }
+    };
     let mut j = 0;
     while j < n {
         let i = a + j;
+        if pull {
+            pull_into(
+                &mut cost,
+                &pulled,
+                &mut pulled_from,
+                j,
+                group_start,
+                group_end,
+            );
+        }
         let c = cost[j];
         // Deep inside a long run of one byte, the cheapest way through is 258-byte matches
         // at distance 1 (Zopfli's shortcut); only the run's ends need the full search.
@@ -999,7 +1148,29 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
         }
         let max_len = MAX_MATCH.min(b - i);
         let mut lo = MIN_MATCH;
-        for &(len, dist) in m.at(i) {
+        let mut pairs = m.at(i);
+        if pull {
+            if let Some(&(len, 1)) = pairs.first() {
+                let hi = (len as usize).min(max_len);
+                if hi < lo {
+                    pairs = &[];
+                } else {
+                    pulled[j] = c + model.dist[0];
+                    let end = (i + m.run[i] as usize).min(b) - a;
+                    debug_assert_eq!(j + hi, end.min(j + MAX_MATCH));
+                    if group_start == usize::MAX || group_end != end {
+                        (group_start, group_end) = (j, end);
+                    }
+                    if hi < len as usize {
+                        pairs = &[];
+                    } else {
+                        lo = hi + 1;
+                        pairs = &pairs[1..];
+                    }
+                }
+            }
+        }
+        for &(len, dist) in pairs {
             let hi = (len as usize).min(max_len);
             if hi < lo {
                 break;
@@ -1018,6 +1189,16 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
         }
         let longest = lo - 1;
         j += if longest >= m.nice { longest } else { 1 };
+    }
+    if pull {
+        pull_into(
+            &mut cost,
+            &pulled,
+            &mut pulled_from,
+            n,
+            group_start,
+            group_end,
+        );
     }
     // Backward: at each position, a symbol whose cost explains the position's cost (the
     // same additions in the same order, so equality is exact).
@@ -1045,7 +1226,25 @@ fn parse_optimal(m: &Matches, data: &[u8], range: Range<usize>, model: &Model) -
             j -= 1;
             continue;
         }
-        for l in MIN_MATCH..=MAX_MATCH.min(j) {
+        // The shortest matches first, as below, but those from the sources of the run this
+        // target pulled from (lengths 3 up, consecutive) by their pulled costs: the same
+        // sum, cost[k] + dist[0] + len[l], a few instructions a length.
+        let mut first_l = MIN_MATCH;
+        if pull && pulled_from[j] != u32::MAX {
+            let lo = (pulled_from[j] as usize).max(j.saturating_sub(MAX_MATCH));
+            for l in MIN_MATCH..=j - lo {
+                if pulled[j - l] + model.len[l] == target {
+                    out.push(Sym {
+                        litlen: l as u16,
+                        dist: 1,
+                    });
+                    j -= l;
+                    continue 'back;
+                }
+            }
+            first_l = j - lo + 1;
+        }
+        for l in first_l..=MAX_MATCH.min(j) {
             let k = j - l;
             if in_long_run(k) {
                 continue;
@@ -1091,8 +1290,19 @@ fn squeeze(
     let mut last_bits = u64::MAX;
     let mut rng = Rng(0x2545_F491);
     let mut perturbed = false;
+    // The statistics the last parse was priced with, and that parse: the same statistics
+    // give the same model and so the same parse (a block's first re-parse often reproduces
+    // its statistics exactly), which is not worth computing twice (issue #15).
+    let mut last: Option<(Hist, Vec<Sym>)> = None;
     for it in 0..iterations {
-        let syms = parse_optimal(m, data, range.clone(), &Model::from_hist(&hist));
+        let syms = match &last {
+            Some((h, syms)) if *h == hist => syms.clone(),
+            _ => {
+                let syms = parse_optimal(m, data, range.clone(), &Model::from_hist(&hist));
+                last = Some((hist.clone(), syms.clone()));
+                syms
+            }
+        };
         let h = Hist::of(&syms);
         let bits = block_bits(&h, len, false);
         if bits < best_bits {
@@ -1684,6 +1894,42 @@ mod tests {
                     ours.len(),
                     theirs.len()
                 );
+            }
+        }
+    }
+
+    /// The SSE2 and AVX2 minima of the parser's pull are the same float, bit for bit, and
+    /// the same as a plain scalar minimum, on costs like the parser's (finite, infinite,
+    /// ties), so the output does not depend on the CPU (issue #15).
+    #[test]
+    fn vector_minima_agree() {
+        let mut rng = Rng(0x1234_5677);
+        for round in 0..2000 {
+            let len = PULL_LANES * (1 + rng.next() as usize % 17);
+            let mut a: Vec<f32> = (0..len)
+                .map(|_| match rng.next() % 5 {
+                    0 => f32::INFINITY,
+                    1 => 12.5,
+                    _ => (rng.next() % 100_000) as f32 / 64.0,
+                })
+                .collect();
+            if round % 7 == 0 {
+                a.fill(f32::INFINITY);
+            }
+            let b: Vec<f32> = (0..len)
+                .map(|_| (rng.next() % 4_000) as f32 / 256.0)
+                .collect();
+            let plain = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| x + y)
+                .fold(f32::INFINITY, |m, v| if v < m { v } else { m });
+            assert_eq!(min_of_sums(&a, &b).to_bits(), plain.to_bits());
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                let v = unsafe { min_of_sums_avx2(&a, &b) };
+                assert_eq!(v.to_bits(), plain.to_bits());
             }
         }
     }
