@@ -1353,10 +1353,18 @@ fn split_points(syms: &[Sym], max_blocks: usize) -> Vec<usize> {
         }
         cum.push((h, bytes));
     }
+    // Each candidate block is priced once: the search of a block and of its halves ask for
+    // many of the same ones again (issue #15).
+    let priced = std::cell::RefCell::new(std::collections::HashMap::new());
     let cost = |lo: usize, hi: usize| {
+        if let Some(&bits) = priced.borrow().get(&(lo, hi)) {
+            return bits;
+        }
         let mut h = cum[hi].0.minus(&cum[lo].0);
         h.ll[END_OF_BLOCK] = 1;
-        block_bits(&h, cum[hi].1 - cum[lo].1, false)
+        let bits = block_bits(&h, cum[hi].1 - cum[lo].1, false);
+        priced.borrow_mut().insert((lo, hi), bits);
+        bits
     };
     let mut blocks: Vec<(Range<usize>, bool)> = vec![(0..at.len() - 1, false)];
     while blocks.len() < max_blocks {
@@ -1518,30 +1526,57 @@ fn write_fixed(w: &mut BitWriter, syms: &[Sym], last: bool) {
     write_symbols(w, syms, &fixed_ll_lengths(), &[5; NUM_D]);
 }
 
+/// A block to write: its input range, its symbols, their statistics and the header of its
+/// dynamic codes, made once (the thorough search of the header is the dearest part of
+/// pricing a block; issue #15).
+struct Block {
+    range: Range<usize>,
+    syms: Vec<Sym>,
+    hist: Hist,
+    header: Header,
+}
+
+impl Block {
+    fn new(range: Range<usize>, syms: Vec<Sym>) -> Block {
+        let hist = Hist::of(&syms);
+        let header = Header::for_hist(&hist, true);
+        Block {
+            range,
+            syms,
+            hist,
+            header,
+        }
+    }
+
+    /// Bits of the block as a dynamic block, block header included.
+    fn dynamic_bits(&self) -> u64 {
+        3 + self.header.bits + self.header.data_bits(&self.hist)
+    }
+}
+
 /// Writes one block as whichever of stored, fixed and dynamic is shortest.
-fn write_block(w: &mut BitWriter, data: &[u8], syms: &[Sym], last: bool) {
-    let h = Hist::of(syms);
-    let header = Header::for_hist(&h, true);
-    let dynamic = 3 + header.bits + header.data_bits(&h);
-    let fixed = fixed_bits(&h);
+fn write_block(w: &mut BitWriter, data: &[u8], block: &Block, last: bool) {
+    let (syms, h, header) = (&block.syms, &block.hist, &block.header);
+    let dynamic = block.dynamic_bits();
+    let fixed = fixed_bits(h);
     let stored = stored_bits(data.len(), w.bit_pos());
     if stored < dynamic.min(fixed) {
         write_stored(w, data, last);
     } else if fixed <= dynamic {
         write_fixed(w, syms, last);
     } else {
-        write_dynamic(w, syms, &header, last);
+        write_dynamic(w, syms, header, last);
     }
 }
 
 /// Exact size in bits of the blocks written as [`write_block`] would.
-fn blocks_bits(blocks: &[(Range<usize>, Vec<Sym>)]) -> u64 {
+fn blocks_bits(blocks: &[Block]) -> u64 {
     let mut pos = 0;
-    for (r, syms) in blocks {
-        let h = Hist::of(syms);
-        pos += dynamic_bits(&h, true)
-            .min(fixed_bits(&h))
-            .min(stored_bits(r.len(), pos));
+    for b in blocks {
+        pos += b
+            .dynamic_bits()
+            .min(fixed_bits(&b.hist))
+            .min(stored_bits(b.range.len(), pos));
     }
     pos
 }
@@ -1553,18 +1588,18 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
         acc: 0,
         n: 0,
     };
-    for (range, syms) in encode(data).iter() {
-        let last = range.end == data.len();
-        write_block(&mut w, &data[range.clone()], syms, last);
+    for block in &encode(data) {
+        let last = block.range.end == data.len();
+        write_block(&mut w, &data[block.range.clone()], block, last);
     }
     w.finish()
 }
 
 /// Parses `data` into blocks of symbols.
-fn encode(data: &[u8]) -> Vec<(Range<usize>, Vec<Sym>)> {
+fn encode(data: &[u8]) -> Vec<Block> {
     let n = data.len();
     if n == 0 {
-        return vec![(0..0, vec![])];
+        return vec![Block::new(0..0, vec![])];
     }
     // Effort by size (measured, see examples/deflate_bench.rs): up to 16 KiB exhaustive
     // match search and a few iterations; above, short chains, matches of 32 bytes or more
@@ -1579,12 +1614,12 @@ fn encode(data: &[u8]) -> Vec<(Range<usize>, Vec<Sym>)> {
     };
     let m = Matches::find(data, max_chain, nice);
     let whole = squeeze(&m, data, 0..n, parse_lazy(&m, data, 0..n), iterations);
-    let single = vec![(0..n, whole.clone())];
+    let single = || vec![Block::new(0..n, whole.clone())];
 
     // Split the whole parse; re-parse each block with its own statistics.
     let points = split_points(&whole, max_blocks);
     if points.is_empty() {
-        return single;
+        return single();
     }
     let mut blocks = vec![];
     let (mut sym_start, mut pos) = (0, 0);
@@ -1593,10 +1628,11 @@ fn encode(data: &[u8]) -> Vec<(Range<usize>, Vec<Sym>)> {
         let len: usize = part.iter().map(|s| s.len()).sum();
         let r = pos..pos + len;
         let syms = squeeze(&m, data, r.clone(), part, block_iterations);
-        blocks.push((r, syms));
+        blocks.push(Block::new(r, syms));
         sym_start = end;
         pos += len;
     }
+    let single = single();
     if blocks_bits(&blocks) < blocks_bits(&single) {
         blocks
     } else {
