@@ -318,6 +318,9 @@ fn code_lengths(freqs: &[u32], max_bits: u8) -> Vec<u8> {
 /// allocates nothing and clears only what it uses.
 #[derive(Default)]
 struct HuffmanScratch {
+    /// Leaves as `count << 16 | symbol`: sorting these integers is sorting by (count,
+    /// symbol), faster than sorting pairs.
+    keys: Vec<u64>,
     leaves: Vec<(u32, u16)>,
     weight: Vec<u64>,
     parent: Vec<u16>,
@@ -338,28 +341,31 @@ fn code_lengths_into(freqs: &[u32], max_bits: u8, lens: &mut [u8]) {
     HUFFMAN_SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
         let HuffmanScratch {
+            keys,
             leaves,
             weight,
             parent,
             depth,
         } = &mut *scratch;
-        leaves.clear();
-        leaves.extend(
+        keys.clear();
+        keys.extend(
             freqs
                 .iter()
                 .enumerate()
                 .filter(|(_, &f)| f > 0)
-                .map(|(s, &f)| (f, s as u16)),
+                .map(|(s, &f)| (f as u64) << 16 | s as u64),
         );
-        match leaves.len() {
+        match keys.len() {
             0 => return,
             1 => {
-                lens[leaves[0].1 as usize] = 1;
+                lens[(keys[0] & 0xffff) as usize] = 1;
                 return;
             }
             _ => {}
         }
-        leaves.sort_unstable();
+        keys.sort_unstable();
+        leaves.clear();
+        leaves.extend(keys.iter().map(|&k| ((k >> 16) as u32, k as u16)));
         let n = leaves.len();
         // Huffman's algorithm with two queues: the sorted leaves and the internal nodes,
         // which are made in increasing weight order.
