@@ -227,6 +227,11 @@ const ONE_BIT: u64 = 1 << FRAC;
 fn log2_fixed(x: u32) -> u64 {
     debug_assert!(x >= 1);
     let int = 31 - x.leading_zeros();
+    if x.is_power_of_two() {
+        // The loop below squares exactly 1.0 and adds no fraction bit: the same value.
+        // Zero and one counts (most symbols of a block) come here (issue #15).
+        return (int as u64) << FRAC;
+    }
     // Mantissa in [1, 2) with 62 fractional bits... keep 30 for the squaring.
     let mut m: u64 = ((x as u64) << 30) >> int; // in [2^30, 2^31)
     let mut frac = 0u64;
