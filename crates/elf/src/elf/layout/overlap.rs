@@ -30,7 +30,9 @@
 //!   e_phentsize's high byte, e_phnum = 1, and the section fields (zero). That makes
 //!   e_flags = 0x0500_0000: arm64 reads no e_flags; riscv64's qemu and Linux read only
 //!   EF_RISCV_RVE (clear: syscall numbers stay in a7); ppc64le needs e_flags & 3 = 2 (ELFv2)
-//!   in both, so ppc64le keeps the portable layout. The portable fit cannot use k = 47 (its
+//!   in both (with 0, ELFv1, e_entry would name a function descriptor and r12, from which
+//!   the ppc64le listings address their data, would not hold the entry point), so ppc64le
+//!   keeps the portable layout. The portable fit cannot use k = 47 (its
 //!   p_flags is PF_R | PF_X exactly and e_flags are the toolchain's), nor anything below it.
 //!   103 bytes of headers against 112, but the odd offset leaves p_paddr and p_align only
 //!   one aligned instruction slot each, so it wins for `exit` and loses for `hello`.
@@ -99,11 +101,6 @@ const AT_47_E_FLAGS: u32 = (PF_R | PF_X) << 24;
 impl Rules for Lsb64At47 {
     fn header_len(&self) -> usize {
         AT_47 + phdr64::SIZE
-    }
-
-    /// Trailing zeros past the program header come back from the zero-filled page.
-    fn trim_to(&self) -> Option<usize> {
-        Some(self.header_len())
     }
 
     /// p_filesz does not end where the file does (the segment starts at p_offset = 256).
