@@ -84,9 +84,7 @@ pub fn build(program: &Program, platform: Platform, fit: Fit) -> Result<Payload,
         };
         let code = arch::lower(platform, program, addressing);
         match plan::plan(layout, arch::isa(platform), code) {
-            Ok(p) if best.as_ref().is_none_or(|b| p.bytes.len() < b.bytes.len()) => {
-                best = Some(p)
-            }
+            Ok(p) if best.as_ref().is_none_or(|b| p.bytes.len() < b.bytes.len()) => best = Some(p),
             Ok(_) => {}
             Err(e) => {
                 error.get_or_insert(e);
