@@ -28,8 +28,9 @@
 //!   p_flags is e_flags' top byte (PF_R | PF_X) with e_ehsize and e_phentsize's low byte
 //!   above it (0x3800_4005: Linux and qemu read only PF_R/W/X), and p_offset = 256 is
 //!   e_phentsize's high byte, e_phnum = 1, and the section fields (zero). That makes
-//!   e_flags = 0x0500_0000: arm64 reads no e_flags; riscv64's qemu and Linux read only
-//!   EF_RISCV_RVE (clear: syscall numbers stay in a7); ppc64le needs e_flags & 3 = 2 (ELFv2)
+//!   e_flags = 0x0500_0000: arm64 reads no e_flags; riscv64's qemu reads EF_RISCV_RVE
+//!   (clear: syscall numbers stay in a7) and Linux's riscv `elf_check_arch` e_machine and
+//!   EI_CLASS; ppc64le needs e_flags & 3 = 2 (ELFv2)
 //!   in both (with 0, ELFv1, e_entry would name a function descriptor and r12, from which
 //!   the ppc64le listings address their data, would not hold the entry point), so ppc64le
 //!   keeps the portable layout. The portable fit cannot use k = 47 (its
@@ -221,5 +222,68 @@ impl Rules for S390xTail {
         f.u64(ph + P_VADDR, "p_vaddr", v.base);
         f.u64(ph + P_FILESZ, "p_filesz", v.file_len as u64);
         f.u64(ph + P_MEMSZ, "p_memsz", v.segment.memsz(v.file_len as u64));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::elf::machine::machine;
+    use crate::elf::spec::ehdr64::*;
+    use crate::Platform;
+
+    /// qemu-user on a little-endian host: the ELF header's fields byte-swapped in place, then
+    /// the program header's, in the same buffer (linux-user/elfload.c, `bswap_ehdr` and
+    /// `bswap_phdr`); returns (p_type, p_flags) as qemu then reads them.
+    fn qemu_reads(file: &mut [u8], phoff: usize) -> (u32, u32) {
+        let fields = [
+            (E_TYPE, 2),
+            (E_MACHINE, 2),
+            (E_VERSION, 4),
+            (E_ENTRY, 8),
+            (E_PHOFF, 8),
+            (E_SHOFF, 8),
+            (E_FLAGS, 4),
+            (E_EHSIZE, 2),
+            (E_PHENTSIZE, 2),
+            (E_PHNUM, 2),
+            (E_SHENTSIZE, 2),
+            (E_SHENTSIZE + 2, 2),
+            (E_SHENTSIZE + 4, 2),
+        ];
+        for (at, len) in fields {
+            file[at..at + len].reverse();
+        }
+        // bswap_phdr, then the host's little-endian read: the swapped bytes as big-endian.
+        let be = |at: usize| u32::from_be_bytes(file[at..at + 4].try_into().unwrap());
+        (be(phoff), be(phoff + 4))
+    }
+
+    /// Linux (big-endian) and qemu-user read p_type = PT_LOAD and PF_R | PF_X from the
+    /// s390x tail layouts.
+    #[test]
+    fn s390x_tails_read_the_same_in_linux_and_qemu() {
+        let m = machine(Platform::S390x);
+        for rules in [&S390X_AT_61, &S390X_AT_59] {
+            let len = rules.header_len();
+            let mut f = Fields::new(&m);
+            let v = Values {
+                base: super::super::DEFAULT_BASE,
+                entry: super::super::DEFAULT_BASE + 40,
+                file_len: len,
+                segment: Default::default(),
+            };
+            rules.fields(&m, &mut f, v);
+            let mut file = vec![0u8; len];
+            f.write(&mut file);
+            let ph = rules.phoff;
+            let be = |at: usize| u32::from_be_bytes(file[at..at + 4].try_into().unwrap());
+            let linux = (be(ph), be(ph + 4));
+            let qemu = qemu_reads(&mut file, ph);
+            for (who, (p_type, p_flags)) in [("linux", linux), ("qemu", qemu)] {
+                assert_eq!(p_type, PT_LOAD, "{who}, e_phoff {ph}");
+                assert_eq!(p_flags & 7, PF_R | PF_X, "{who}, e_phoff {ph}");
+            }
+        }
     }
 }
