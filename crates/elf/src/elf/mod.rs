@@ -72,12 +72,24 @@ pub fn build(program: &Program, platform: Platform, fit: Fit) -> Result<Payload,
     if let Some(payload) = golf::payload(program, platform, fit) {
         return Ok(payload);
     }
-    let layout = Layout::new(platform, fit);
-    let addressing = if layout.base_below_4g() {
-        Addressing::Abs32
-    } else {
-        Addressing::PcRelative
-    };
-    let code = arch::lower(platform, program, addressing);
-    plan::plan(layout, arch::isa(platform), code)
+    // Every layout the platform and fit offer; the smallest file wins (the first on a tie).
+    // A layout the program does not fit is skipped; the error is the first layout's.
+    let mut best: Option<Payload> = None;
+    let mut error = None;
+    for layout in Layout::candidates(platform, fit) {
+        let addressing = if layout.base_below_4g() {
+            Addressing::Abs32
+        } else {
+            Addressing::PcRelative
+        };
+        let code = arch::lower(platform, program, addressing);
+        match plan::plan(layout, arch::isa(platform), code) {
+            Ok(p) if best.as_ref().is_none_or(|b| p.bytes.len() < b.bytes.len()) => best = Some(p),
+            Ok(_) => {}
+            Err(e) => {
+                error.get_or_insert(e);
+            }
+        }
+    }
+    best.ok_or_else(|| error.expect("every platform and fit has a layout"))
 }

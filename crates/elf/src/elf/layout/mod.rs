@@ -7,8 +7,10 @@
 //! planner may fill with code.
 //!
 //! `portable.rs` has the layouts every platform shares (honest enough for qemu-user and
-//! binfmt_misc); `x86.rs` the hand-golfed ones for amd64 and 386.
+//! binfmt_misc); `x86.rs` the hand-golfed ones for amd64 and 386; `overlap.rs` the ones of
+//! the other ISAs whose program header starts further inside the ELF header.
 
+mod overlap;
 mod portable;
 mod x86;
 
@@ -239,6 +241,20 @@ impl Layout {
             machine,
             rules,
         }
+    }
+
+    /// [`Layout::new`] and the other layouts `build` tries for the platform and fit (it keeps
+    /// the smallest file): see `overlap.rs` for why these are not always smaller.
+    pub fn candidates(platform: Platform, fit: Fit) -> Vec<Layout> {
+        let first = Layout::new(platform, fit);
+        let more: &[&'static dyn Rules] = match (platform, fit) {
+            (Platform::Arm64 | Platform::Riscv64, Fit::Kernel) => &[&overlap::LSB64_AT_47],
+            (Platform::S390x, Fit::Portable) => &[&overlap::S390X_AT_61],
+            (Platform::S390x, Fit::Kernel) => &[&overlap::S390X_AT_61, &overlap::S390X_AT_59],
+            _ => &[],
+        };
+        let others = more.iter().map(|&rules| Layout { rules, ..first });
+        std::iter::once(first).chain(others).collect()
     }
 
     pub fn header_len(&self) -> usize {
