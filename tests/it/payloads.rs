@@ -249,7 +249,13 @@ fn every_instruction_decodes_as_listed() {
                 placed.insn.asm
             );
             let pc = payload.base + at as u64;
-            at = match branch_target(platform, mnemonic, insn.op_str().unwrap_or(""), pc) {
+            // A conditional jump the listing names as always taken (`jg target`, on flags
+            // the kernel or a `cmp` fixed) is followed like a jump.
+            let taken = matches!(platform, Platform::Amd64 | Platform::I386)
+                && mnemonic.starts_with('j')
+                && placed.insn.asm.contains("target");
+            let mnemonic_followed = if taken { "jmp" } else { mnemonic };
+            at = match branch_target(platform, mnemonic_followed, insn.op_str().unwrap_or(""), pc) {
                 // A jump the planner added (to the next hole): follow it.
                 Some(target) if placed.insn.asm.contains("target") => {
                     (target - payload.base) as usize
