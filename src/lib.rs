@@ -14,9 +14,9 @@
 //! use smidge::{elf, Fit, Platform, Program};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // program → payload: an amd64 executable that exits with status 3, 80 bytes.
+//! // program → payload: an amd64 executable that exits with status 3, 73 bytes.
 //! let payload = elf::build(&Program::Exit(3), Platform::Amd64, Fit::Kernel)?;
-//! assert_eq!(payload.bytes.len(), 80);
+//! assert_eq!(payload.bytes.len(), 73);
 //! // payload → image: one layer holding /exit, Entrypoint ["/exit"].
 //! let image = Image::of_program(Platform::Amd64, &Program::Exit(3), &payload.bytes, None)?;
 //! // image → destination: the archive `docker load` reads.

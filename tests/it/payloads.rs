@@ -118,6 +118,8 @@ fn size_targets() {
         (&hello, S390x, Portable, 180), (&hello, S390x, Kernel, 160), (&pause, S390x, Portable, 220),
         // issue #6
         (&serve, Amd64, Portable, 300),
+        // issue #15: lm978's 86-byte hello and 73-byte exit (tmp.0ut vol. 3, article 22)
+        (&hello, Amd64, Kernel, 86), (&exit, Amd64, Kernel, 73), (&pause, Amd64, Kernel, 100),
     ];
     // Targets not reached, with the smallest size reached (see the closing notes). serve:
     // the 112-byte honest header and the 97-byte response leave 91 bytes, and the behaviour
@@ -249,7 +251,13 @@ fn every_instruction_decodes_as_listed() {
                 placed.insn.asm
             );
             let pc = payload.base + at as u64;
-            at = match branch_target(platform, mnemonic, insn.op_str().unwrap_or(""), pc) {
+            // A conditional jump the listing names as always taken (`jg target`, on flags
+            // the kernel or a `cmp` fixed) is followed like a jump.
+            let taken = matches!(platform, Platform::Amd64 | Platform::I386)
+                && mnemonic.starts_with('j')
+                && placed.insn.asm.contains("target");
+            let mnemonic_followed = if taken { "jmp" } else { mnemonic };
+            at = match branch_target(platform, mnemonic_followed, insn.op_str().unwrap_or(""), pc) {
                 // A jump the planner added (to the next hole): follow it.
                 Some(target) if placed.insn.asm.contains("target") => {
                     (target - payload.base) as usize
@@ -441,6 +449,45 @@ fn every_short_message_length_lays_out() {
                         "{len} {platform} {fit}"
                     );
                 }
+            }
+        }
+    }
+}
+
+/// Issue #15: hello assumes nothing about argc or stdin. Every x86 fit runs natively with
+/// extra arguments, with stdin closed (`<&-`), and with both; each prints exactly the message
+/// and exits 0.
+#[test]
+#[ignore = "needs x86"]
+fn hello_prints_with_extra_arguments_and_stdin_closed() {
+    use crate::support::process::write_payload;
+    if !crate::support::require("x86") {
+        return;
+    }
+    let dir = crate::support::tempdir();
+    for platform in crate::support::platforms() {
+        if !matches!(platform, Platform::Amd64 | Platform::I386) {
+            continue;
+        }
+        for fit in Fit::ALL {
+            let exe = write_payload(dir.path(), &Program::Hello(HELLO.to_vec()), platform, fit);
+            let exe = exe.to_str().unwrap();
+            for script in [
+                format!("'{exe}' a b c"),
+                format!("'{exe}' <&-"),
+                format!("'{exe}' a b c <&- 2>&-"),
+                format!("'{exe}' \"$(printf 'x%.0s' $(seq 300))\" </dev/null"),
+            ] {
+                let out = crate::support::output_of_new_executable(
+                    std::process::Command::new("sh").args(["-c", &script]),
+                )
+                .unwrap();
+                assert!(
+                    out.stdout == HELLO && out.status.code() == Some(0),
+                    "{platform} {fit}: `{script}` printed {:?}, {}",
+                    String::from_utf8_lossy(&out.stdout),
+                    out.status
+                );
             }
         }
     }

@@ -5,9 +5,9 @@
 //!
 //! ```
 //! use smidge_elf::{elf, Fit, Platform, Program};
-//! // An amd64 executable that exits with status 3, 80 bytes.
+//! // An amd64 executable that exits with status 3, 73 bytes.
 //! let payload = elf::build(&Program::Exit(3), Platform::Amd64, Fit::Kernel).unwrap();
-//! assert_eq!(payload.bytes.len(), 80);
+//! assert_eq!(payload.bytes.len(), 73);
 //! ```
 
 pub mod arch;

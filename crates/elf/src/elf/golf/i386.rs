@@ -1,23 +1,12 @@
-//! Whole files laid out by hand, where one program and one header fit each other better
-//! than the planner can make them: header fields that are also instructions, not just
-//! holes between them. [`super::build`] uses one when it applies and the planner otherwise;
-//! each is checked like any other payload (golden bytes, capstone along the execution path,
-//! runs natively).
+//! 386, kernel fit: hand-laid files.
 
-use super::layout::Fields;
-use super::machine::machine;
-use super::plan::{Payload, Placed};
-use super::spec::*;
+use super::super::layout::Fields;
+use super::super::machine::machine;
+use super::super::plan::Payload;
+use super::super::spec::*;
+use super::assemble;
 use crate::arch::Insn;
-use crate::{Fit, Platform, Program};
-
-/// A hand-laid payload for `program` on `platform` in `fit`, if there is one.
-pub fn payload(program: &Program, platform: Platform, fit: Fit) -> Option<Payload> {
-    match (program, platform, fit) {
-        (Program::Hello(message), Platform::I386, Fit::Kernel) => i386_kernel_hello(message),
-        _ => None,
-    }
-}
+use crate::Platform;
 
 /// 386 hello, kernel fit: Raiter's header (program header at byte 4), entered at e_version,
 /// with the load address chosen so that e_entry's own bytes are instructions.
@@ -48,7 +37,16 @@ pub fn payload(program: &Program, platform: Platform, fit: Fit) -> Option<Payloa
 /// length clear (0-31, 64-95, ...), which includes "Hello, world!\n"; the rest go to the
 /// planner. Found by a search over this layout: 62 bytes for a 14-byte message, against 62
 /// for Raiter's 13-byte one.
-fn i386_kernel_hello(message: &[u8]) -> Option<Payload> {
+///
+/// The floor of this layout is 60 bytes for a 14-byte message: e_phnum (44..46) must read
+/// 1, and a message with no zero byte fits no earlier run of free bytes (e_shoff, e_flags and
+/// e_ehsize make 10), so it starts at 46 at the earliest. Getting there means ending the code
+/// at 42 with two bytes fewer: an exit with status 0 in one byte after the write's
+/// `int 0x80` (it needs eax = 1 and bl = 0 from eax = 14, bl = 1), or a loop that runs the
+/// write's `int 0x80` twice. A search over the one-byte x86 instructions for the slots of
+/// this file (e_version, e_entry's bytes, the byte after the write) found no such sequence;
+/// a 60-byte hello that exits with the write's count (14) is easy, but hello exits 0.
+pub fn kernel_hello(message: &[u8]) -> Option<Payload> {
     let len = u8::try_from(message.len()).ok()?;
     if len & 0x20 != 0 {
         return None;
@@ -114,26 +112,17 @@ fn i386_kernel_hello(message: &[u8]) -> Option<Payload> {
         f.u16(E_PHENTSIZE, "e_phentsize", phdr32::SIZE as u16);
         f.u16(E_PHNUM, "e_phnum", 1);
     }
-    // The instructions take the place of the fields they overlap: Fields checks every
-    // shared byte agrees.
-    for (at, insn) in &code {
-        f.put(*at, &insn.asm, &insn.bytes);
-    }
-    let mut bytes = vec![0u8; MESSAGE + message.len()];
-    f.write(&mut bytes);
-    bytes[MESSAGE..].copy_from_slice(message);
     debug_assert!(
         u64::from(entry) - u64::from_le_bytes([0xb2, len, 0xb1, 0x04, 0, 0, 0, 0]) < 64 << 20
     );
-    Some(Payload {
-        bytes,
-        base: u64::from(BASE),
-        entry: ENTRY,
-        entry_address: u64::from(entry),
-        code: code
-            .into_iter()
-            .map(|(offset, insn)| Placed { offset, insn })
-            .collect(),
-        data: Some(MESSAGE),
-    })
+    // The instructions take the place of the fields they overlap: Fields checks every
+    // shared byte agrees.
+    Some(assemble(
+        f,
+        code,
+        MESSAGE + message.len(),
+        Some((MESSAGE, message)),
+        u64::from(BASE),
+        ENTRY,
+    ))
 }
