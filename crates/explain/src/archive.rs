@@ -14,7 +14,6 @@ use crate::model::{Explanation, Kind, Part, Role, Spans};
 use crate::tar;
 use crate::{ExplainError, MAX_INPUT};
 use serde_json::Value;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// How deep archives inside archives are explained (an image archive, its layer, an
@@ -84,7 +83,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -519,6 +518,8 @@ fn zstd(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
     let le = |b: &[u8]| b.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x));
     let mut at = 0usize;
     let (mut frames, mut blocks) = (0usize, 0usize);
+    // (where the block's header starts, where it ends, its name), for what it decodes to.
+    let mut block_ends: Vec<(usize, usize, String)> = Vec::new();
     while at < bytes.len() {
         let f = frames;
         let magic = bytes
@@ -693,6 +694,7 @@ fn zstd(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
                     ),
                 },
             );
+            block_ends.push((p, end, format!("frame {f} block {i}")));
             p = end;
             i += 1;
             blocks += 1;
@@ -720,32 +722,39 @@ fn zstd(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
         frames += 1;
     }
 
-    let mut dec = zstd::stream::read::Decoder::new(&bytes[..]).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = dec
-            .read(&mut buf)
-            .map_err(|e| format!("the zstd stream does not decode: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        if (out.len() + n) as u64 > MAX_INPUT {
-            return Err(format!(
-                "the zstd stream decodes to more than {} bytes, the most explain reads",
-                thousands(MAX_INPUT)
-            ));
-        }
-        out.extend_from_slice(&buf[..n]);
+    let cuts: Vec<usize> = block_ends.iter().map(|b| b.1).collect();
+    let (out, marks) = zstd_decode(&bytes, &cuts)?;
+    let decoded = out.len() as u64;
+    let (part, members) = inside(out, "zstd", depth);
+    let of = if members.is_empty() { "bytes" } else { "tar" };
+    let mut from = 0u64;
+    for ((a, b, name), &to) in block_ends.iter().zip(&marks) {
+        let within = members_in(&members, from, to);
+        z(
+            &mut spans,
+            *a,
+            *b,
+            name.clone(),
+            format!(
+                "decodes to bytes {}..{} of the {of}{}",
+                thousands(from),
+                thousands(to),
+                if within.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {within}")
+                }
+            ),
+        );
+        from = to;
     }
     notes.push(format!(
         "zstd: {frames} frame{}, {blocks} block{}, {} bytes for {} bytes decoded",
         if frames == 1 { "" } else { "s" },
         if blocks == 1 { "" } else { "s" },
         thousands(size),
-        thousands(out.len() as u64)
+        thousands(decoded)
     ));
-    let (part, _) = inside(out, "zstd", depth);
     let what = format!("zstd, {}", part.explanation.what);
     let ranges = spans.finish(size, Role::new(Kind::Zstd, "unread", ""));
     Ok(Explanation {
@@ -756,6 +765,43 @@ fn zstd(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
         parts: vec![part],
         bytes,
     })
+}
+
+/// Decodes the zstd stream `bytes` (to at most [`MAX_INPUT`] bytes), feeding it to the
+/// decoder up to each of `cuts` in turn (the ends of its blocks): how much is out after
+/// each is what that block decoded to.
+fn zstd_decode(bytes: &[u8], cuts: &[usize]) -> Result<(Vec<u8>, Vec<u64>), String> {
+    use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+    let broken = |e: std::io::Error| format!("the zstd stream does not decode: {e}");
+    let mut dec = Decoder::new().map_err(broken)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut marks = Vec::with_capacity(cuts.len());
+    let mut prev = 0;
+    for &cut in cuts.iter().chain([bytes.len()].iter()) {
+        let mut input = InBuffer::around(&bytes[prev..cut]);
+        loop {
+            let before = input.pos();
+            let mut o = OutBuffer::around(&mut buf[..]);
+            dec.run(&mut input, &mut o).map_err(broken)?;
+            let n = o.pos();
+            if (out.len() + n) as u64 > MAX_INPUT {
+                return Err(format!(
+                    "the zstd stream decodes to more than {} bytes, the most explain reads",
+                    thousands(MAX_INPUT)
+                ));
+            }
+            out.extend_from_slice(&buf[..n]);
+            let consumed = input.pos() == cut - prev;
+            if (consumed && n < buf.len()) || (n == 0 && input.pos() == before) {
+                break;
+            }
+        }
+        marks.push(out.len() as u64);
+        prev = cut;
+    }
+    marks.pop();
+    Ok((out, marks))
 }
 
 /// Explains an OCI layout directory: `oci-layout`, `index.json` and every blob as parts

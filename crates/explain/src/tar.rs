@@ -376,10 +376,20 @@ pub(crate) fn explain(bytes: Vec<u8>, depth: u32) -> Tar {
                     b'5' => dirs += 1,
                     _ => others += 1,
                 }
-                let (kind, what) = match archive::json_summary(data) {
+                let (kind, mut what) = match archive::json_summary(data) {
                     Some(s) => (Kind::Json, s),
                     None => (Kind::TarData, format!("{} bytes", thousands(len))),
                 };
+                // A blob of an OCI layout tar: is it what its name says?
+                if let Some((_, hex)) = name.rsplit_once("blobs/sha256/") {
+                    let digest = smidge_image::image::Digest::of(data).hex();
+                    if digest == hex {
+                        what += "; its sha256 digest matches its name";
+                    } else {
+                        what += &format!("; its sha256 digest is {digest}, not its name");
+                        notes.push(format!("member {name}: its sha256 digest is {digest}"));
+                    }
+                }
                 spans.add(data_at, data_end, Role::new(kind, name.clone(), what));
                 if depth < archive::MAX_DEPTH && archive::is_archive(data) {
                     match archive::explain_bytes(data.to_vec(), depth + 1) {

@@ -110,6 +110,20 @@ fn smidges_own_archives_and_layouts() {
             let p = make(dir.path(), form, c, image);
             let e = smidge_explain::file(&p).unwrap();
             let at = format!("{form:?} {c:?}");
+            // SMIDGE_EXPLAIN_SEEDS=DIR keeps the archives (the fuzz target's seeds).
+            if let (Some(seeds), false) = (std::env::var_os("SMIDGE_EXPLAIN_SEEDS"), p.is_dir()) {
+                std::fs::copy(&p, Path::new(&seeds).join(format!("hello-{form:?}-{c:?}"))).unwrap();
+            }
+            if matches!(
+                (form, c),
+                (Form::Docker, Compression::Gzip | Compression::Zstd)
+            ) {
+                for r in &e.ranges {
+                    for role in &r.roles {
+                        println!("  {:>4}..{:<4} {role}", r.start, r.end);
+                    }
+                }
+            }
             check_cover(&e, &at);
             let notes = all_notes(&e);
             let roles = all_roles(&e);
@@ -153,6 +167,10 @@ fn smidges_own_archives_and_layouts() {
                 }
                 (_, Compression::Zstd) => {
                     assert!(e.what.starts_with("zstd, "), "{at}: {}", e.what);
+                    assert!(
+                        has(&roles, "zstd frame 0 block 0: decodes to bytes 0..3,"),
+                        "{at}: {roles:#?}"
+                    );
                     for f in [
                         "zstd Magic_Number",
                         "zstd Frame_Header_Descriptor",
@@ -172,6 +190,8 @@ fn smidges_own_archives_and_layouts() {
                 Form::OciTar => {
                     assert!(has(&roles, "index: 1 manifest"), "{at}");
                     assert!(has(&roles, "manifest: config sha256:"), "{at}");
+                    assert!(has(&roles, "its sha256 digest matches its name"), "{at}");
+                    assert!(!has(&notes, "its sha256 digest is"), "{at}");
                 }
                 Form::OciDir => {}
             }
@@ -335,13 +355,53 @@ fn busybox_static() {
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     assert!(blocks > 1, "{blocks} blocks");
+
+    // zstd: each block's "decodes to bytes a..b", block after block, to the end.
+    let p = make(
+        dir.path(),
+        Form::Docker,
+        Compression::Zstd,
+        Image::of_payload(Platform::Amd64, "busybox", &bytes, None, None).unwrap(),
+    );
+    let e = smidge_explain::file(&p).unwrap();
+    check_cover(&e, "busybox zstd archive");
+    println!("busybox docker archive, zstd: {} bytes", e.size);
+    for n in &e.notes {
+        println!("  {n}");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ends = vec![];
+    for role in e.ranges.iter().flat_map(|r| &r.roles) {
+        if role.name.contains(" block ")
+            && role.text.starts_with("decodes to bytes ")
+            && seen.insert(role.name.clone())
+        {
+            let span = role.text["decodes to bytes ".len()..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .replace(',', "");
+            let (a, b) = span.split_once("..").unwrap();
+            ends.push((a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()));
+        }
+    }
+    assert!(ends.len() > 1, "{ends:?}");
+    for w in ends.windows(2) {
+        assert_eq!(w[0].1, w[1].0, "{ends:?}");
+    }
+    assert!(
+        ends.iter().filter(|(a, b)| b > a).count() > ends.len() / 2,
+        "{ends:?}"
+    );
+    assert_eq!(ends[0].0, 0);
+    assert_eq!(ends.last().unwrap().1, e.parts[0].explanation.size);
 }
 
 fn smidge_explain_thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
