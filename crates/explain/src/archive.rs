@@ -381,9 +381,16 @@ fn gzip(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
 
     let stream = deflate::inflate(&bytes[at..], at as u64, MAX_INPUT)?;
     let base = at as u64;
-    let (part, members) = inside(stream.out.clone(), "gzip", depth);
+    // The trailer's figures, before the bytes move into the part.
+    let mut crc = flate2::Crc::new();
+    crc.update(&stream.out);
+    let (crc_want, isize_want) = (crc.sum(), stream.out.len() as u32);
+    let decoded = stream.out.len() as u64;
+    let deflate_len = stream.len();
+    let (blocks, end_bit) = (stream.blocks, stream.end_bit);
+    let (part, members) = inside(stream.out, "gzip", depth);
     let of = if members.is_empty() { "bytes" } else { "tar" };
-    for (i, b) in stream.blocks.iter().enumerate() {
+    for (i, b) in blocks.iter().enumerate() {
         let within = members_in(&members, b.out_start, b.out_end);
         spans.add(
             base + b.start_bit / 8,
@@ -409,7 +416,7 @@ fn gzip(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
             ),
         );
     }
-    let count = |t: BlockType| stream.blocks.iter().filter(|b| b.btype == t).count();
+    let count = |t: BlockType| blocks.iter().filter(|b| b.btype == t).count();
     let kinds: Vec<String> = [BlockType::Stored, BlockType::Fixed, BlockType::Dynamic]
         .into_iter()
         .filter(|&t| count(t) > 0)
@@ -417,23 +424,20 @@ fn gzip(bytes: Vec<u8>, depth: u32) -> Result<Explanation, String> {
         .collect();
     notes.push(format!(
         "DEFLATE: {} block{} ({}), {} bits in {} bytes, for {} bytes of {of}",
-        stream.blocks.len(),
-        if stream.blocks.len() == 1 { "" } else { "s" },
+        blocks.len(),
+        if blocks.len() == 1 { "" } else { "s" },
         kinds.join(", "),
-        thousands(stream.end_bit),
-        thousands(stream.len()),
-        thousands(stream.out.len() as u64)
+        thousands(end_bit),
+        thousands(deflate_len),
+        thousands(decoded)
     ));
 
-    let trailer = (base + stream.len()) as usize;
+    let trailer = (base + deflate_len) as usize;
     let t = bytes
         .get(trailer..trailer + 8)
         .ok_or_else(|| truncated("its 8-byte trailer (CRC32, ISIZE)"))?;
     let crc_stored = u32::from_le_bytes(t[..4].try_into().expect("4 bytes"));
     let isize_stored = u32::from_le_bytes(t[4..].try_into().expect("4 bytes"));
-    let mut crc = flate2::Crc::new();
-    crc.update(&stream.out);
-    let (crc_want, isize_want) = (crc.sum(), stream.out.len() as u32);
     g(
         &mut spans,
         trailer,

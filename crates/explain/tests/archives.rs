@@ -168,7 +168,7 @@ fn smidges_own_archives_and_layouts() {
                 (_, Compression::Zstd) => {
                     assert!(e.what.starts_with("zstd, "), "{at}: {}", e.what);
                     assert!(
-                        has(&roles, "zstd frame 0 block 0: decodes to bytes 0..3,"),
+                        has(&roles, "zstd frame 0 block 0: decodes to bytes 0.."),
                         "{at}: {roles:#?}"
                     );
                     for f in [
