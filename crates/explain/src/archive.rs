@@ -922,3 +922,58 @@ pub fn layout(dir: &Path) -> Result<Explanation, ExplainError> {
         bytes: vec![],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_optional_fields_by_name() {
+        let mut b = ::tar::Builder::new(Vec::new());
+        let mut h = ::tar::Header::new_ustar();
+        h.set_size(5);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, "hello", &b"hello"[..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let mut z = flate2::GzBuilder::new()
+            .filename("layer.tar")
+            .comment("a comment")
+            .extra(vec![1, 2, 3])
+            .mtime(86400)
+            .write(Vec::new(), flate2::Compression::best());
+        z.write_all(&t).unwrap();
+        let z = z.finish().unwrap();
+        let e = explain_bytes(z, 0).unwrap();
+        let roles: Vec<String> = e
+            .ranges
+            .iter()
+            .flat_map(|r| r.roles.iter().map(|x| x.to_string()))
+            .collect();
+        for want in [
+            "gzip FLG: 0x1c (FEXTRA | FNAME | FCOMMENT)",
+            "gzip XLEN: 3 bytes",
+            "gzip FEXTRA: 3 bytes of extra field",
+            "gzip FNAME: \"layer.tar\"",
+            "gzip FCOMMENT: \"a comment\"",
+            "gzip MTIME: 86400 (1970-01-02T00:00:00Z)",
+        ] {
+            assert!(roles.iter().any(|r| r == want), "{want} in {roles:#?}");
+        }
+        assert!(e
+            .notes
+            .iter()
+            .any(|n| n.starts_with("gzip trailer matches")));
+        assert_eq!(e.parts[0].name, "the tar inside the gzip stream");
+        assert_eq!(e.ranges.last().unwrap().end, e.size);
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(8_194_994), "8,194,994");
+    }
+}
