@@ -93,8 +93,8 @@ pub(crate) fn thousands(n: u64) -> String {
 
 /// `sha256:0123456789ab…` for a long digest.
 fn short(s: &str) -> String {
-    if s.len() > 19 {
-        format!("{}…", &s[..19])
+    if s.chars().count() > 19 {
+        format!("{}…", s.chars().take(19).collect::<String>())
     } else {
         s.to_string()
     }
@@ -975,5 +975,14 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(8_194_994), "8,194,994");
+    }
+
+    #[test]
+    fn a_digest_of_any_text_is_shortened_on_a_character() {
+        assert_eq!(short("sha256:ééééééééééééééééé"), "sha256:éééééééééééé…");
+        let index = "{\"manifests\": [{\"digest\": \"ééééééééééééééééééééé\"}]}";
+        assert!(json_summary(index.as_bytes())
+            .unwrap()
+            .starts_with("index: 1 manifest"));
     }
 }
