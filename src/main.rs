@@ -120,6 +120,14 @@ fn run(cli: Cli) -> Result<()> {
             reference,
             registry,
         } => commands::push(&source, &reference, &registry),
+        Command::Login {
+            registry,
+            username,
+            password,
+            password_stdin,
+            tls,
+        } => commands::login(registry, username, password, password_stdin, &tls),
+        Command::Logout { registry } => commands::logout(registry),
         Command::Completions { shell } => commands::completions(shell),
         Command::Man => commands::man(),
     }
