@@ -29,6 +29,7 @@ SMIDGE_APT_PACKAGES=(
 	curl            # rustup download on a machine without Rust; issue #6: curl against `serve`
 	wrk             # issue #6: load on `serve` with 64 connections (tests/serve.rs, scripts/bench)
 	nginx-light     # issue #6: scripts/bench serves the same body with nginx, side by side with `serve`
+	tinyproxy       # issue #13: the HTTPS proxy in front of a registry (its log shows the CONNECT)
 	gcc             # rustc links through cc
 	libc6-dev       # crt files and libc for linking the test binaries
 )
