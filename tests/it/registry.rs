@@ -1200,3 +1200,32 @@ fn push_through_an_https_proxy() {
     let line = one_line_failure(&out, 1);
     assert!(line.contains(&format!("{name}:{port}")), "{line}");
 }
+
+// issue #13: `login` against a bearer-token registry (the token asked for with
+// the credentials and no scope, as docker login does), then a push with no
+// credential flags.
+#[test]
+#[ignore = "needs docker-registry"]
+fn login_to_a_token_registry_then_push() {
+    let Some(registry) = Registry::start(Mode::Token) else {
+        return;
+    };
+    let config = tempdir();
+    let out = smidge_env(
+        &["login", &registry.host, "-u", USER, "--password-stdin"],
+        Some(format!("{PASSWORD}\n").as_bytes()),
+        config.path(),
+        None,
+        &[],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let reference = registry.reference("smidge/pause:token-login");
+    let out = smidge_env(
+        &["pause", "--platform", "linux/amd64", "--push", &reference],
+        None,
+        config.path(),
+        None,
+        &[],
+    );
+    pushed_digest(&out, &reference);
+}
