@@ -1073,6 +1073,25 @@ mod tests {
     }
 
     #[test]
+    fn challenges_are_parsed_with_quoted_commas() {
+        let (scheme, params) = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(scheme, "bearer");
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("realm"), Some("https://auth.example/token"));
+        assert_eq!(get("service"), Some("registry.example"));
+        assert_eq!(get("scope"), Some("repository:a/b:pull,push"));
+        let (scheme, params) = parse_challenge(r#"Basic realm="Registry Realm""#);
+        assert_eq!((scheme.as_str(), params.len()), ("basic", 1));
+    }
+
+    #[test]
     fn registry_words_reads_the_error_envelope() {
         assert_eq!(
             registry_words(
