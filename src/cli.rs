@@ -172,6 +172,51 @@ Examples:
   smidge explain --file hello.tar.gz
   smidge explain --file /bin/busybox | less -R")]
     Explain(Box<ExplainArgs>),
+    /// Log in to a registry: check the user name and password with it, then store them
+    /// where docker does, so that --push and smidge push (and docker) use them.
+    ///
+    /// They go to the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json,
+    /// mode 0600, replaced atomically), or to docker-credential-HELPER when the config
+    /// names one (credHelpers, credsStore). The password comes from --password-stdin, or
+    /// a prompt that does not echo when stdin is a terminal; -p works but warns, as
+    /// docker's does (it shows in the process list and the shell history). TLS as for
+    /// push: --ca-cert, the certs.d directories, --insecure.
+    #[command(after_help = "\
+Examples:
+  smidge login 127.0.0.1:5000 -u me                        # prompts for the password
+  echo \"$TOKEN\" | smidge login ghcr.io -u me --password-stdin
+  smidge login registry.example:5000 -u me --ca-cert domain.crt")]
+    Login {
+        /// The registry: HOST[:PORT] [default: docker.io]
+        #[arg(value_name = "REGISTRY")]
+        registry: Option<String>,
+        /// User name (prompted for when stdin is a terminal).
+        #[arg(short = 'u', long, value_name = "USER")]
+        username: Option<String>,
+        /// Password or token on the command line (insecure: prefer --password-stdin).
+        #[arg(
+            short = 'p',
+            long,
+            value_name = "PASSWORD",
+            conflicts_with = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password (or token) from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
+    },
+    /// Log out of a registry: remove its credentials from the Docker config (or its
+    /// credential helper).
+    #[command(after_help = "\
+Examples:
+  smidge logout 127.0.0.1:5000")]
+    Logout {
+        /// The registry: HOST[:PORT] [default: docker.io]
+        #[arg(value_name = "REGISTRY")]
+        registry: Option<String>,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(after_help = "\
 Examples:
@@ -256,6 +301,22 @@ pub enum ExplainFormat {
     Html,
 }
 
+/// How to trust a registry (--push, smidge push, smidge login).
+#[derive(Args, Debug, Clone)]
+pub struct TlsArgs {
+    /// Also trust this certificate authority, or this self-signed server certificate
+    /// (PEM); repeatable. The registry's certs.d directory is read too:
+    /// /etc/docker/certs.d/HOST:PORT/ and /etc/containers/certs.d/HOST:PORT/ (*.crt trusted,
+    /// NAME.cert + NAME.key a client certificate); SMIDGE_CERTS_D=DIR1:DIR2 replaces those
+    /// two. HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured (never for localhost and
+    /// loopback addresses).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Vec<PathBuf>,
+    /// Allow plain HTTP, and HTTPS with an unverified certificate, to any registry.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
 /// How to reach a registry (--push, smidge push).
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Registry")]
@@ -270,12 +331,8 @@ pub struct RegistryArgs {
     /// Read the registry password (or token) from stdin.
     #[arg(long)]
     pub password_stdin: bool,
-    /// Also trust this certificate authority (PEM); repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Vec<PathBuf>,
-    /// Allow plain HTTP, and HTTPS with an unverified certificate, to any registry.
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -443,3 +443,105 @@ fn write_stdout(bytes: &[u8]) -> Result<()> {
         .and_then(|()| out.flush())
         .context("cannot write to stdout")
 }
+
+/// `host[:port]` from what a user may type after `login`/`logout`: a bare host, or a
+/// URL (`https://host:port/v1/`, as docker also accepts); none is Docker Hub.
+fn registry_name(arg: Option<String>) -> Result<String> {
+    let Some(arg) = arg else {
+        return Ok("docker.io".into());
+    };
+    let rest = arg
+        .strip_prefix("https://")
+        .or_else(|| arg.strip_prefix("http://"))
+        .unwrap_or(&arg);
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('@') {
+        return usage(format!("`{arg}` is not a registry (HOST[:PORT])"));
+    }
+    Ok(if smidge_image::registry::auth::is_docker_hub(host) {
+        "docker.io".into()
+    } else {
+        host.to_string()
+    })
+}
+
+/// `smidge login [REGISTRY] [-u USER] [-p PASSWORD | --password-stdin]`.
+pub fn login(
+    registry: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    password_stdin: bool,
+    tls: &crate::cli::TlsArgs,
+) -> Result<()> {
+    use smidge_image::registry::{auth, Credentials, PushOptions};
+    let registry = registry_name(registry)?;
+    let terminal = crate::settings::stdin_is_terminal();
+    let (username, password) = match (username, password, password_stdin) {
+        (None, _, true) => return usage("--password-stdin needs --username"),
+        (Some(u), None, true) => (u, crate::settings::password_from_stdin()?),
+        (u, Some(p), false) => {
+            eprintln!(
+                "smidge: warning: a password on the command line is insecure (it shows in the process list and the shell history); use --password-stdin"
+            );
+            let u = match u {
+                Some(u) => u,
+                None if terminal => crate::settings::prompt("Username: ", true)?,
+                None => return usage("-p needs --username (stdin is not a terminal to ask on)"),
+            };
+            (u, p)
+        }
+        (u, None, false) => {
+            if !terminal {
+                return usage(
+                    "no password: pass --password-stdin (stdin is not a terminal, so smidge cannot prompt)",
+                );
+            }
+            let u = match u {
+                Some(u) => u,
+                None => crate::settings::prompt("Username: ", true)?,
+            };
+            (u, crate::settings::prompt("Password: ", false)?)
+        }
+        (_, Some(_), true) => unreachable!("clap refuses -p with --password-stdin"),
+    };
+    if username.is_empty() {
+        return usage("the user name is empty");
+    }
+    if password.is_empty() {
+        return usage("the password is empty");
+    }
+    let credentials = Credentials { username, password };
+    let options = PushOptions {
+        ca_certs: tls.ca_cert.clone(),
+        insecure: tls.insecure,
+        ..Default::default()
+    };
+    smidge_image::registry::verify_login(&registry, &credentials, &options)
+        .map_err(|e| lib(e.into()))?;
+    let stored = auth::store(&registry, &credentials).map_err(|e| lib(e.into()))?;
+    match stored {
+        auth::Stored::File(path) => {
+            eprintln!(
+                "smidge: credentials for {registry} stored in {}",
+                path.display()
+            )
+        }
+        auth::Stored::Helper(name) => {
+            eprintln!("smidge: credentials for {registry} stored with docker-credential-{name}")
+        }
+    }
+    println!("Login Succeeded");
+    Ok(())
+}
+
+/// `smidge logout [REGISTRY]`.
+pub fn logout(registry: Option<String>) -> Result<()> {
+    let registry = registry_name(registry)?;
+    let removed = smidge_image::registry::auth::erase(&registry).map_err(|e| lib(e.into()))?;
+    if removed {
+        println!("Removing login credentials for {registry}");
+    } else {
+        println!("Not logged in to {registry}");
+    }
+    Ok(())
+}

@@ -92,6 +92,14 @@ fn run(cli: Cli) -> Result<()> {
             registry,
         } => commands::push(&source, &reference, &registry),
         Command::Explain(args) => commands::explain(*args),
+        Command::Login {
+            registry,
+            username,
+            password,
+            password_stdin,
+            tls,
+        } => commands::login(registry, username, password, password_stdin, &tls),
+        Command::Logout { registry } => commands::logout(registry),
         Command::Completions { shell } => commands::completions(shell),
         Command::Man => commands::man(),
     }

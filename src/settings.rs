@@ -231,22 +231,63 @@ fn check_output_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether stdin is a terminal (a password may be prompted for).
+pub fn stdin_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal()
+}
+
+/// The password on stdin (`--password-stdin`), its one trailing newline removed.
+pub fn password_from_stdin() -> Result<String> {
+    let mut password = String::new();
+    if std::io::stdin().read_to_string(&mut password).is_err() {
+        return usage("--password-stdin: cannot read the password from stdin (not UTF-8?)");
+    }
+    let password = password
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&password)
+        .to_string();
+    if password.is_empty() {
+        return usage("--password-stdin: stdin held no password");
+    }
+    Ok(password)
+}
+
+/// Asks on stderr and reads one line from the terminal on stdin; without echo unless
+/// `echo` (the terminal's settings are put back before returning).
+pub fn prompt(question: &str, echo: bool) -> Result<String> {
+    use std::io::{BufRead, Write};
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    // SAFETY: termios is plain data; tcgetattr fills it, and fd 0 is a terminal
+    // (checked by the caller).
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    let have = unsafe { libc::tcgetattr(0, &mut saved) } == 0;
+    if !echo && have {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        quiet.c_lflag |= libc::ECHONL;
+        // SAFETY: a termios copied from tcgetattr, one flag changed.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if !echo && have {
+        // SAFETY: the settings read above.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &saved) };
+    }
+    if read.is_err() {
+        return usage("cannot read from the terminal");
+    }
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
 /// The registry options of the command line, the password read from stdin.
 pub fn push_options(args: &RegistryArgs) -> Result<PushOptions> {
     let credentials = match (&args.username, args.password_stdin) {
         (Some(username), true) => {
-            let mut password = String::new();
-            if std::io::stdin().read_to_string(&mut password).is_err() {
-                return usage("--password-stdin: cannot read the password from stdin (not UTF-8?)");
-            }
-            let password = password
-                .strip_suffix('\n')
-                .map(|p| p.strip_suffix('\r').unwrap_or(p))
-                .unwrap_or(&password)
-                .to_string();
-            if password.is_empty() {
-                return usage("--password-stdin: stdin held no password");
-            }
+            let password = password_from_stdin()?;
             if username.is_empty() {
                 return usage("--username is empty");
             }
@@ -269,8 +310,8 @@ pub fn push_options(args: &RegistryArgs) -> Result<PushOptions> {
             MediaTypesArg::Docker => MediaTypes::Docker,
         },
         credentials,
-        ca_certs: args.ca_cert.clone(),
-        insecure: args.insecure,
+        ca_certs: args.tls.ca_cert.clone(),
+        insecure: args.tls.insecure,
         ..Default::default()
     })
 }

@@ -814,3 +814,418 @@ fn push_command_uploads_what_build_and_push_would() {
         "smidge push of the OCI layout and --push store the same manifest"
     );
 }
+
+// ---------------------------------------------------------------- issue #13
+
+/// `smidge ARGS` as [`smidge_with`], with `envs` set and `SMIDGE_CERTS_D`
+/// pointing at `certs_d` (an empty directory when `None`, so the machine's
+/// /etc/docker/certs.d never counts in a test).
+fn smidge_env(
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    docker_config: &Path,
+    certs_d: Option<&Path>,
+    envs: &[(&str, &str)],
+) -> Output {
+    let empty = tempdir();
+    let mut cmd = smidge();
+    cmd.args(args)
+        .env("DOCKER_CONFIG", docker_config)
+        .env("SMIDGE_CERTS_D", certs_d.unwrap_or(empty.path()));
+    for var in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(envs.iter().copied());
+    match stdin {
+        Some(input) => pipe(&mut cmd, input),
+        None => cmd.stdin(Stdio::null()).output().expect("spawn smidge"),
+    }
+}
+
+fn v(a: &[String]) -> Vec<&str> {
+    a.iter().map(String::as_str).collect()
+}
+
+/// A certs.d tree: `DIR/HOST/` holding copies of `files`.
+fn certs_d(host: &str, files: &[&Path]) -> tempfile::TempDir {
+    let dir = tempdir();
+    let sub = dir.path().join(host);
+    std::fs::create_dir(&sub).unwrap();
+    for f in files {
+        std::fs::copy(f, sub.join(f.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+// issue #13: "the openssl one-liner certificate trusted by --ca-cert and, with
+// no flag, by certs.d"; untrusted, one line saying how to trust it.
+#[test]
+#[ignore = "needs docker, skopeo, docker-registry"]
+fn self_signed_certificate_trusted_by_ca_cert_and_by_certs_d() {
+    require!("docker", "skopeo");
+    let Some(registry) = Registry::start(Mode::SelfSigned) else {
+        return;
+    };
+    let cert = registry.ca.clone().unwrap();
+    let config = tempdir();
+    let reference = registry.reference("smidge/hello:self-signed");
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["hello", "self-signed ok", "--platform", "linux/amd64"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+
+    // Not trusted: one line naming the registry and the way to trust it.
+    let mut a = args(&["--push"]);
+    a.push(reference.clone());
+    let out = smidge_env(&v(&a), None, config.path(), None, &[]);
+    let line = one_line_failure(&out, 1);
+    assert!(line.contains(&registry.host), "{line}");
+    assert!(
+        line.contains("--ca-cert") && line.contains("certs.d"),
+        "{line}"
+    );
+    assert!(!line.contains("CaUsedAsEndEntity"), "{line}");
+
+    // --ca-cert with the certificate itself.
+    let mut a = args(&["--ca-cert", cert.to_str().unwrap(), "--push"]);
+    a.push(reference.clone());
+    let out = smidge_env(&v(&a), None, config.path(), None, &[]);
+    let digest = pushed_digest(&out, &reference);
+    assert_eq!(skopeo_digest(&registry, &reference), digest);
+
+    // No flag: certs.d/HOST:PORT/ca.crt.
+    let tree = certs_d(
+        &registry.host,
+        &[&registry.cert_dir.clone().unwrap().join("ca.crt")],
+    );
+    let reference2 = registry.reference("smidge/hello:certs-d");
+    let mut a = args(&["--push"]);
+    a.push(reference2.clone());
+    let out = smidge_env(&v(&a), None, config.path(), Some(tree.path()), &[]);
+    assert_eq!(pushed_digest(&out, &reference2), digest);
+
+    // The name is still checked: `localhost` is not in the certificate.
+    let port = registry.host.rsplit(':').next().unwrap();
+    let by_name = format!("localhost:{port}/smidge/hello:name");
+    let mut a = args(&["--ca-cert", cert.to_str().unwrap(), "--push"]);
+    a.push(by_name.clone());
+    let line = one_line_failure(&smidge_env(&v(&a), None, config.path(), None, &[]), 1);
+    assert!(line.contains("not valid for name"), "{line}");
+
+    // docker pulls it (the daemon trusts 127.0.0.0/8 registries as insecure).
+    assert_eq!(docker_pull_run(&reference2, None, None), "self-signed ok\n");
+}
+
+// issue #13: "mutual TLS with a client certificate from certs.d (and refused
+// without it)"; docker pulls with the same files in /etc/docker/certs.d.
+#[test]
+#[ignore = "needs skopeo, docker-registry"]
+fn mutual_tls_client_certificate_from_certs_d() {
+    require!("skopeo");
+    let Some(registry) = Registry::start(Mode::MutualTls) else {
+        return;
+    };
+    let dir = registry.cert_dir.clone().unwrap();
+    let config = tempdir();
+    let reference = registry.reference("smidge/hello:mtls");
+    let args = [
+        "hello",
+        "mutual tls ok",
+        "--platform",
+        "linux/amd64",
+        "--push",
+        &reference,
+    ];
+
+    let no_client = certs_d(&registry.host, &[&dir.join("ca.crt")]);
+    let line = one_line_failure(
+        &smidge_env(&args, None, config.path(), Some(no_client.path()), &[]),
+        1,
+    );
+    assert!(
+        line.contains(&registry.host) && line.contains("client certificate"),
+        "{line}"
+    );
+
+    // A .cert without its .key is refused before any connection.
+    let half = certs_d(
+        &registry.host,
+        &[&dir.join("ca.crt"), &dir.join("client.cert")],
+    );
+    let line = one_line_failure(
+        &smidge_env(&args, None, config.path(), Some(half.path()), &[]),
+        2,
+    );
+    assert!(line.contains("missing key"), "{line}");
+
+    let full = certs_d(
+        &registry.host,
+        &[
+            &dir.join("ca.crt"),
+            &dir.join("client.cert"),
+            &dir.join("client.key"),
+        ],
+    );
+    let out = smidge_env(&args, None, config.path(), Some(full.path()), &[]);
+    let digest = pushed_digest(&out, &reference);
+    assert_eq!(skopeo_digest(&registry, &reference), digest);
+
+    // skopeo (with the client pair in --cert-dir) reads it back. The Docker
+    // daemon cannot be pointed at it: it reads certs.d only for registries it
+    // does not take as insecure, and it takes every name that resolves into
+    // 127.0.0.0/8 as insecure (docker 20.10, checked: "connection reset by
+    // peer" with the pair in /etc/docker/certs.d/HOST:PORT/).
+}
+
+// issue #13: "`login` then push with no credential flags, `logout` then push
+// refused with 401 as one line"; config.json 0600; a wrong password stores
+// nothing; docker pulls with the config smidge wrote.
+#[test]
+#[ignore = "needs docker, docker-registry"]
+fn login_then_push_then_logout_then_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    require!("docker");
+    let Some(registry) = Registry::start(Mode::Htpasswd) else {
+        return;
+    };
+    let ca = registry.ca.clone().unwrap();
+    let ca = ca.to_str().unwrap();
+    let config = tempdir();
+    let file = config.path().join("config.json");
+    std::fs::write(&file, r#"{"psFormat":"table {{.ID}}"}"#).unwrap();
+
+    // A wrong password: refused in one line, nothing stored.
+    let out = smidge_env(
+        &[
+            "login",
+            &registry.host,
+            "-u",
+            USER,
+            "--password-stdin",
+            "--ca-cert",
+            ca,
+        ],
+        Some(b"wrong-pw-Zq81\n"),
+        config.path(),
+        None,
+        &[],
+    );
+    let line = one_line_failure(&out, 1);
+    assert!(
+        line.contains(&registry.host) && line.contains("401"),
+        "{line}"
+    );
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("auths"));
+
+    // No password and stdin not a terminal: a usage error, no prompt.
+    let out = smidge_env(
+        &["login", &registry.host, "-u", USER],
+        None,
+        config.path(),
+        None,
+        &[],
+    );
+    one_line_failure(&out, 2);
+
+    let out = smidge_env(
+        &[
+            "login",
+            &registry.host,
+            "-u",
+            USER,
+            "--password-stdin",
+            "--ca-cert",
+            ca,
+        ],
+        Some(format!("{PASSWORD}\n").as_bytes()),
+        config.path(),
+        None,
+        &[],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
+    assert!(
+        !contains(&out.stderr, PASSWORD.as_bytes()),
+        "{}",
+        show(&out)
+    );
+    let meta = std::fs::metadata(&file).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(json["psFormat"], "table {{.ID}}", "other keys kept");
+    assert!(json["auths"][&registry.host]["auth"].is_string(), "{json}");
+
+    let reference = registry.reference("smidge/hello:login");
+    let push = [
+        "hello",
+        "logged in",
+        "--platform",
+        "linux/amd64",
+        "--ca-cert",
+        ca,
+        "--push",
+        &reference,
+    ];
+    let out = smidge_env(&push, None, config.path(), None, &[]);
+    pushed_digest(&out, &reference);
+    assert_eq!(
+        docker_pull_run(&reference, Some(config.path()), None),
+        "logged in\n"
+    );
+
+    let out = smidge_env(&["logout", &registry.host], None, config.path(), None, &[]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("Removing login credentials for {}\n", registry.host)
+    );
+    let line = one_line_failure(&smidge_env(&push, None, config.path(), None, &[]), 1);
+    assert!(
+        line.contains("401") && line.contains(&registry.host) && line.contains("smidge/hello"),
+        "{line}"
+    );
+}
+
+// issue #13: "a proxy in front" (tinyproxy; its log shows the CONNECT), and
+// NO_PROXY honoured. The registry is reached by this machine's host name:
+// localhost and loopback addresses never go through a proxy (as in Go).
+#[test]
+#[ignore = "needs tinyproxy, docker-registry"]
+fn push_through_an_https_proxy() {
+    if Command::new("tinyproxy").arg("-v").output().is_err() {
+        assert!(!strict(), "SMIDGE_TEST_STRICT=1 and tinyproxy is missing");
+        eprintln!("skipped: tinyproxy is missing");
+        return;
+    }
+    let Some(name) = crate::support::registry::loopback_hostname() else {
+        assert!(
+            !strict(),
+            "this machine's host name does not resolve to loopback"
+        );
+        eprintln!("skipped: the host name does not resolve to a loopback address");
+        return;
+    };
+    let Some(registry) = Registry::start(Mode::SelfSigned) else {
+        return;
+    };
+    let cert = registry.ca.clone().unwrap();
+    let port = registry.host.rsplit(':').next().unwrap().to_string();
+    let dir = tempdir();
+    let proxy_port = free_port();
+    let log = dir.path().join("tinyproxy.log");
+    std::fs::write(
+        dir.path().join("tinyproxy.conf"),
+        format!(
+            "Port {proxy_port}\nListen 127.0.0.1\nTimeout 60\nLogFile \"{}\"\nLogLevel Connect\n\
+             MaxClients 8\nAllow 127.0.0.1\nConnectPort {port}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let mut proxy = Command::new("tinyproxy")
+        .args(["-d", "-c"])
+        .arg(dir.path().join("tinyproxy.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tinyproxy");
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _ = proxy.try_wait();
+    let proxy = Stop(proxy);
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", proxy_port)).is_ok()
+    }));
+    let url = format!("http://127.0.0.1:{proxy_port}");
+    let config = tempdir();
+    let reference = format!("{name}:{port}/smidge/hello:proxy");
+    let args = [
+        "hello",
+        "--platform",
+        "linux/amd64",
+        "--ca-cert",
+        cert.to_str().unwrap(),
+        "--push",
+        &reference,
+    ];
+    let connects = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("CONNECT") && l.contains(&format!("\"{name}\"")))
+            .count()
+    };
+    let out = smidge_env(&args, None, config.path(), None, &[("HTTPS_PROXY", &url)]);
+    pushed_digest(&out, &reference);
+    let through = connects();
+    assert!(
+        through >= 1,
+        "no CONNECT in tinyproxy's log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+
+    // NO_PROXY names the host: straight there.
+    let out = smidge_env(
+        &args,
+        None,
+        config.path(),
+        None,
+        &[("HTTPS_PROXY", &url), ("NO_PROXY", &name)],
+    );
+    pushed_digest(&out, &reference);
+    assert_eq!(connects(), through, "NO_PROXY was not honoured");
+
+    // A proxy that is down: one line naming the registry.
+    drop(proxy);
+    let out = smidge_env(&args, None, config.path(), None, &[("HTTPS_PROXY", &url)]);
+    let line = one_line_failure(&out, 1);
+    assert!(line.contains(&format!("{name}:{port}")), "{line}");
+}
+
+// issue #13: `login` against a bearer-token registry (the token asked for with
+// the credentials and no scope, as docker login does), then a push with no
+// credential flags.
+#[test]
+#[ignore = "needs docker-registry"]
+fn login_to_a_token_registry_then_push() {
+    let Some(registry) = Registry::start(Mode::Token) else {
+        return;
+    };
+    let config = tempdir();
+    let out = smidge_env(
+        &["login", &registry.host, "-u", USER, "--password-stdin"],
+        Some(format!("{PASSWORD}\n").as_bytes()),
+        config.path(),
+        None,
+        &[],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    let reference = registry.reference("smidge/pause:token-login");
+    let out = smidge_env(
+        &["pause", "--platform", "linux/amd64", "--push", &reference],
+        None,
+        config.path(),
+        None,
+        &[],
+    );
+    pushed_digest(&out, &reference);
+}

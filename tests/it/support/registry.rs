@@ -49,6 +49,13 @@ pub enum Mode {
     Htpasswd,
     /// Plain HTTP + bearer tokens from [`TokenIssuer`].
     Token,
+    /// HTTPS with the certificate Docker's registry documentation makes (issue #13):
+    /// `openssl req -x509 -newkey rsa -nodes … -addext "subjectAltName = IP:127.0.0.1"`,
+    /// its own CA (`CA:TRUE`). [`Registry::ca`] is that certificate. No authentication.
+    SelfSigned,
+    /// [`Mode::SelfSigned`] that also asks for a client certificate signed by a
+    /// client CA made here ([`Registry::client`]: `client.cert` + `client.key`).
+    MutualTls,
 }
 
 /// A running `docker-registry serve`.
@@ -62,6 +69,8 @@ pub struct Registry {
     pub cert_dir: Option<PathBuf>,
     /// The token issuer of [`Mode::Token`].
     pub issuer: Option<TokenIssuer>,
+    /// [`Mode::MutualTls`]: the client certificate and its key.
+    pub client: Option<(PathBuf, PathBuf)>,
     storage: PathBuf,
     log: PathBuf,
     child: Child,
@@ -91,7 +100,7 @@ impl Registry {
         std::fs::create_dir(&storage).unwrap();
         let mut auth = String::new();
         let mut tls = String::new();
-        let (mut ca, mut cert_dir, mut issuer) = (None, None, None);
+        let (mut ca, mut cert_dir, mut issuer, mut client) = (None, None, None, None);
         match mode {
             Mode::Anonymous => {}
             Mode::Htpasswd => {
@@ -110,6 +119,23 @@ impl Registry {
                 );
                 ca = Some(certs.ca);
                 cert_dir = Some(certs.dir);
+            }
+            Mode::SelfSigned | Mode::MutualTls => {
+                let made = make_self_signed(dir.path(), mode == Mode::MutualTls);
+                tls = format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    made.cert.display(),
+                    made.key.display()
+                );
+                if let Some((client_ca, _, _)) = &made.client {
+                    tls.push_str(&format!(
+                        "    clientcas:\n      - {}\n",
+                        client_ca.display()
+                    ));
+                }
+                ca = Some(made.cert);
+                cert_dir = Some(made.dir);
+                client = made.client.map(|(_, c, k)| (c, k));
             }
             Mode::Token => {
                 let key = TokenKey::new(dir.path());
@@ -159,6 +185,7 @@ impl Registry {
                     ca,
                     cert_dir,
                     issuer,
+                    client,
                     storage,
                     log,
                     child,
@@ -230,7 +257,7 @@ impl Registry {
             Some(dir) => vec![format!("--cert-dir={}", dir.display())],
             None => vec!["--tls-verify=false".to_owned()],
         };
-        if self.mode != Mode::Anonymous {
+        if matches!(self.mode, Mode::Htpasswd | Mode::Token) {
             flags.push(format!("--creds={USER}:{PASSWORD}"));
         }
         flags
@@ -338,6 +365,101 @@ fn openssl(dir: &Path, args: &[&str]) -> Output {
 }
 
 // ---------------------------------------------------------------- TLS
+
+/// The host name of this machine when it resolves to a loopback address (so a
+/// proxy on 127.0.0.1 reaches a registry on 127.0.0.1 by a name that is not
+/// `localhost`, which Go and smidge never send through a proxy).
+pub fn loopback_hostname() -> Option<String> {
+    use std::net::ToSocketAddrs;
+    let name = String::from_utf8(Command::new("hostname").output().ok()?.stdout).ok()?;
+    let name = name.trim().to_string();
+    let loopback = (name.as_str(), 443)
+        .to_socket_addrs()
+        .ok()?
+        .all(|a| a.ip().is_loopback());
+    (!name.is_empty() && name != "localhost" && loopback).then_some(name)
+}
+
+struct SelfSigned {
+    /// Holds `ca.crt` (= the certificate) and, for mutual TLS, `client.cert` +
+    /// `client.key` (`skopeo --cert-dir`, a certs.d directory).
+    dir: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    /// (client CA, client certificate, client key).
+    client: Option<(PathBuf, PathBuf, PathBuf)>,
+}
+
+/// The one-liner of Docker's "deploy a registry" page (RSA 2048 rather than
+/// 4096 to keep the test quick; the shape is the same: `req -x509`, so
+/// `CA:TRUE`), for IP:127.0.0.1 and, when it resolves to loopback, this
+/// machine's host name. With `client`, a client CA and a client certificate.
+fn make_self_signed(dir: &Path, client: bool) -> SelfSigned {
+    let mut san = "subjectAltName = IP:127.0.0.1".to_string();
+    if let Some(name) = loopback_hostname() {
+        san.push_str(&format!(",DNS:{name}"));
+    }
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "domain.key",
+            "-out",
+            "domain.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=smidge-self-signed",
+            "-addext",
+            &san,
+        ],
+    );
+    let certs = dir.join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::copy(dir.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let client = client.then(|| {
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+        let mut args = vec!["req", "-x509", "-nodes", "-days", "2"];
+        args.extend(ec);
+        args.extend(["-keyout", "client-ca.key", "-out", "client-ca.pem", "-subj", "/CN=smidge client CA"]);
+        openssl(dir, &args);
+        let mut args = vec!["req", "-new", "-nodes"];
+        args.extend(ec);
+        args.extend(["-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=smidge client"]);
+        openssl(dir, &args);
+        std::fs::write(
+            dir.join("client.ext"),
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "x509", "-req", "-in", "client.csr", "-CA", "client-ca.pem", "-CAkey",
+                "client-ca.key", "-set_serial", "3", "-days", "2", "-extfile", "client.ext",
+                "-out", "client.cert",
+            ],
+        );
+        std::fs::copy(dir.join("client.cert"), certs.join("client.cert")).unwrap();
+        std::fs::copy(dir.join("client.key"), certs.join("client.key")).unwrap();
+        (
+            dir.join("client-ca.pem"),
+            dir.join("client.cert"),
+            dir.join("client.key"),
+        )
+    });
+    SelfSigned {
+        dir: certs,
+        cert: dir.join("domain.crt"),
+        key: dir.join("domain.key"),
+        client,
+    }
+}
 
 struct TlsCerts {
     /// Holds `ca.crt` only (`skopeo --cert-dir`).

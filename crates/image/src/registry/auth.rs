@@ -240,6 +240,187 @@ fn run_helper(name: &str, server: &str) -> Result<Option<Credentials>, String> {
     }))
 }
 
+/// The key `docker login` stores `registry`'s credentials under: Docker Hub's
+/// `https://index.docker.io/v1/`, any other registry its `host[:port]`.
+pub fn server_key(registry: &str) -> String {
+    if is_docker_hub(registry) {
+        DOCKER_HUB_SERVER.to_string()
+    } else {
+        registry.to_string()
+    }
+}
+
+/// Where `smidge login` put the credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// In `config.json` (`auths`), at this path.
+    File(PathBuf),
+    /// With `docker-credential-<name>`.
+    Helper(String),
+}
+
+/// Reads `config.json` as JSON (every key kept, so a rewrite loses nothing), or `{}`.
+fn read_value(path: &Path, registry: &str) -> Result<serde_json::Value, RegistryError> {
+    let err = |reason: String| RegistryError::Credentials {
+        registry: registry.into(),
+        reason,
+    };
+    match std::fs::read(path) {
+        Ok(text) => {
+            parse(&text, path).map_err(err)?;
+            let value: serde_json::Value = serde_json::from_slice(&text)
+                .map_err(|_| err(format!("{} is not a Docker config", path.display())))?;
+            if value.is_object() {
+                Ok(value)
+            } else {
+                Err(err(format!("{} is not a JSON object", path.display())))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(serde_json::json!({})),
+        Err(e) => Err(err(format!("cannot read {}: {}", path.display(), e.kind()))),
+    }
+}
+
+/// Writes `value` to `path` as `docker login` does: mode 0600, through a temporary file
+/// in the same directory renamed over it, so a reader sees the old file or the new one.
+fn write_value(
+    path: &Path,
+    value: &serde_json::Value,
+    registry: &str,
+) -> Result<(), RegistryError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let err = |what: &Path, e: std::io::Error| RegistryError::Credentials {
+        registry: registry.into(),
+        reason: format!("cannot write {}: {}", what.display(), e.kind()),
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| err(dir, e))?;
+    let mut text = serde_json::to_vec_pretty(value).expect("a JSON value serializes");
+    text.push(b'\n');
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("config.json");
+    let tmp = dir.join(format!(".{name}.smidge-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(&text).and_then(|()| f.sync_all()));
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(path, e));
+    }
+    Ok(())
+}
+
+/// The helper that holds `registry`'s credentials: `credHelpers[registry]`, else
+/// `credsStore`.
+fn helper_for(value: &serde_json::Value, registry: &str) -> Option<String> {
+    let named = value
+        .get("credHelpers")
+        .and_then(|h| h.as_object())
+        .and_then(|h| h.iter().find(|(k, _)| same_registry(k, registry)))
+        .and_then(|(_, v)| v.as_str());
+    named
+        .or_else(|| value.get("credsStore").and_then(|v| v.as_str()))
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// `docker-credential-<name> VERB` with `input` on stdin; an error says the status only.
+fn helper_call(name: &str, verb: &str, input: &[u8]) -> Result<(), String> {
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg(verb)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {}", e.kind()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(input);
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("{program} failed: {}", e.kind()))?;
+    if !status.success() {
+        return Err(format!("{program} {verb} failed ({status})"));
+    }
+    Ok(())
+}
+
+/// Stores `credentials` for `registry` where docker would: its credential helper when
+/// the config names one, else `auths` in `config.json`.
+pub fn store(registry: &str, credentials: &Credentials) -> Result<Stored, RegistryError> {
+    let err = |reason: String| RegistryError::Credentials {
+        registry: registry.into(),
+        reason,
+    };
+    let path =
+        docker_config_path().ok_or_else(|| err("neither DOCKER_CONFIG nor HOME is set".into()))?;
+    let mut value = read_value(&path, registry)?;
+    let key = server_key(registry);
+    if let Some(helper) = helper_for(&value, registry) {
+        let input = serde_json::json!({
+            "ServerURL": key,
+            "Username": credentials.username,
+            "Secret": credentials.password,
+        });
+        helper_call(&helper, "store", input.to_string().as_bytes()).map_err(err)?;
+        return Ok(Stored::Helper(helper));
+    }
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", credentials.username, credentials.password));
+    let root = value.as_object_mut().expect("checked to be an object");
+    let auths = root.entry("auths").or_insert_with(|| serde_json::json!({}));
+    if !auths.is_object() {
+        *auths = serde_json::json!({});
+    }
+    let auths = auths.as_object_mut().expect("an object");
+    auths.retain(|k, _| !same_registry(k, registry));
+    auths.insert(key, serde_json::json!({ "auth": auth }));
+    write_value(&path, &value, registry)?;
+    Ok(Stored::File(path))
+}
+
+/// Removes `registry`'s credentials (helper and `auths` both); whether there were any
+/// in `config.json` or a helper was asked to erase them.
+pub fn erase(registry: &str) -> Result<bool, RegistryError> {
+    let err = |reason: String| RegistryError::Credentials {
+        registry: registry.into(),
+        reason,
+    };
+    let Some(path) = docker_config_path() else {
+        return Ok(false);
+    };
+    let mut value = read_value(&path, registry)?;
+    let mut removed = false;
+    if let Some(helper) = helper_for(&value, registry) {
+        // A helper that has nothing for this server may fail; docker ignores that too.
+        removed |= helper_call(&helper, "erase", server_key(registry).as_bytes()).is_ok();
+    }
+    let had = value
+        .get_mut("auths")
+        .and_then(|a| a.as_object_mut())
+        .map(|auths| {
+            let before = auths.len();
+            auths.retain(|k, _| !same_registry(k, registry));
+            before != auths.len()
+        })
+        .unwrap_or(false);
+    if had {
+        write_value(&path, &value, registry)?;
+    }
+    let _ = &err;
+    Ok(removed || had)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,13 @@ pub enum RegistryError {
     /// `--ca-cert FILE` cannot be read or holds no PEM certificate.
     #[error("--ca-cert `{path}`: {reason}")]
     CaCert { path: PathBuf, reason: String },
+    /// A file in a certs.d directory (`*.crt`, `*.cert` + `*.key`) is unusable.
+    #[error("certificates for {registry}: `{path}`: {reason}")]
+    CertsD {
+        registry: String,
+        path: PathBuf,
+        reason: String,
+    },
     /// The Docker config or a credential helper failed.
     #[error("credentials for {registry}: {reason}")]
     Credentials { registry: String, reason: String },
@@ -39,6 +46,9 @@ pub enum RegistryError {
         what: &'static str,
         hint: String,
     },
+    /// `smidge login`: the registry refused the user name and password (401).
+    #[error("registry {registry} refused the user name and password (401 Unauthorized)")]
+    LoginRefused { registry: String },
     /// 403: the account may not push there.
     #[error("registry {registry} denied push access to repository {repository} (403 Forbidden): check that this account may push to it")]
     Forbidden {
@@ -77,6 +87,7 @@ impl RegistryError {
             RegistryError::BadTarget { .. }
                 | RegistryError::NotAnImage { .. }
                 | RegistryError::CaCert { .. }
+                | RegistryError::CertsD { .. }
         )
     }
 }

@@ -19,7 +19,8 @@
 pub mod auth;
 pub mod error;
 pub mod push;
+pub mod transport;
 
 pub use auth::Credentials;
 pub use error::RegistryError;
-pub use push::{is_local, PushOptions, Pushed, Registry, Retry};
+pub use push::{is_local, verify_login, PushOptions, Pushed, Registry, Retry};

@@ -1,9 +1,11 @@
-//! The push, over the OCI distribution spec, with the `oci-client` crate:
+//! The push, over the OCI distribution spec, with our own requests over one `reqwest`
+//! client per registry ([`super::transport`]: system roots, `--ca-cert`, certs.d, a
+//! trusted self-signed certificate, client certificates, proxies):
 //!
-//! 1. ping `GET /v2/` to choose the scheme: HTTPS (system trust store plus `--ca-cert`);
+//! 1. ping `GET /v2/` to choose the scheme: HTTPS;
 //!    for localhost, 127.0.0.0/8 and ::1, or with `--insecure`, plain HTTP when HTTPS
 //!    does not answer (as Docker does for insecure registries);
-//! 2. authenticate: `oci-client` follows the `WWW-Authenticate` challenge, Basic or
+//! 2. authenticate: follow the `WWW-Authenticate` challenge of the ping, Basic or
 //!    Bearer (`realm`, `service`, scope `repository:<name>:pull,push`);
 //! 3. every blob (layers, then the config): `HEAD` first, and only when the registry does
 //!    not have it, a monolithic upload streamed from a file (`POST` → 202 + `Location`,
@@ -12,24 +14,24 @@
 //!    manifest by digest, then the index to the tag. The tag moves last, so a push that
 //!    fails part way leaves the tag as it was.
 //!
-//! `oci-client` does not retry, so each request is wrapped in a bounded retry
-//! ([`Retry`]) for connection errors, 429 and 5xx. It has no index type of its own that
-//! keeps our bytes, so manifests and the index go through `push_manifest_raw` with
-//! their `Content-Type` (the digest printed is the sha256 of exactly those bytes).
+//! Each request is wrapped in a bounded retry ([`Retry`]) for connection errors, 429 and
+//! 5xx. Manifests and the index are put as the bytes we made, with their `Content-Type`
+//! (the digest printed is the sha256 of exactly those bytes).
+//!
+//! (`oci-client` did this before issue #13; it builds its own `reqwest` client and has
+//! no way to take a TLS verifier or a client certificate.)
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::OciDistributionError;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, RegistryOperation};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::auth::{self, Credentials};
+use super::transport::{self, TlsOptions};
 use super::RegistryError;
 use crate::codec::Compression;
 use crate::dest::Destination;
@@ -62,7 +64,8 @@ pub struct PushOptions {
     pub media_types: MediaTypes,
     /// Credentials given on the command line; `None` looks in the Docker config.
     pub credentials: Option<Credentials>,
-    /// PEM files of extra certificate authorities to trust.
+    /// PEM files of extra certificate authorities (or self-signed server certificates)
+    /// to trust, besides the system's and the registry's certs.d directory.
     pub ca_certs: Vec<PathBuf>,
     /// Allow plain HTTP, and HTTPS with any certificate, for every registry.
     pub insecure: bool,
@@ -70,6 +73,15 @@ pub struct PushOptions {
     /// How layers that are not compressed yet are compressed (gzip or zstd; none is
     /// taken as gzip: registries store uncompressed layers big, or refuse them).
     pub layer_compression: Compression,
+}
+
+impl PushOptions {
+    fn tls(&self) -> TlsOptions {
+        TlsOptions {
+            ca_certs: self.ca_certs.clone(),
+            insecure: self.insecure,
+        }
+    }
 }
 
 /// What a push did.
@@ -117,25 +129,18 @@ impl Target {
         })
     }
 
-    fn with_tag(&self) -> oci_client::Reference {
-        oci_client::Reference::with_tag(
-            self.registry.clone(),
-            self.repository.clone(),
-            self.tag.clone(),
-        )
-    }
-
-    fn with_digest(&self, d: &Digest) -> oci_client::Reference {
-        oci_client::Reference::with_digest(
-            self.registry.clone(),
-            self.repository.clone(),
-            d.to_string(),
-        )
-    }
-
-    /// The host `oci-client` talks to (Docker Hub's API host for `docker.io`).
+    /// The host the API is on (Docker Hub's API host for `docker.io`).
     fn api_host(&self) -> String {
-        self.with_tag().resolve_registry().to_string()
+        api_host(&self.registry)
+    }
+}
+
+/// The host a registry's API is on: Docker Hub's for `docker.io`, else itself.
+fn api_host(registry: &str) -> String {
+    if auth::is_docker_hub(registry) {
+        "registry-1.docker.io".into()
+    } else {
+        registry.into()
     }
 }
 
@@ -156,9 +161,8 @@ pub fn is_local(registry: &str) -> bool {
 /// digest and the tag moves last (the single image's manifest, or the index).
 pub struct Registry {
     runtime: tokio::runtime::Runtime,
-    client: Client,
+    session: Session,
     target: Target,
-    tagged: oci_client::Reference,
     media_types: MediaTypes,
     has_credentials: bool,
     retry: Retry,
@@ -174,6 +178,160 @@ const IN_MEMORY_LAYER: u64 = 1 << 20;
 /// The piece of a blob read and sent at a time.
 const CHUNK: usize = 1 << 20;
 
+/// A request that did not get the answer it needed, before it is classified.
+#[derive(Debug)]
+enum Failure {
+    /// The registry (or its token service) answered with this status.
+    Status { code: u16, body: String },
+    /// No answer: connection, TLS, timeout, or the body could not be sent.
+    Transport(reqwest::Error),
+    /// An answer we cannot use (a token service's reply without a token, a 202 without
+    /// a `Location`).
+    Protocol(String),
+}
+
+/// One registry's client, base URL and `Authorization` header.
+struct Session {
+    http: reqwest::Client,
+    /// `https://host[:port]` or `http://…`.
+    base: String,
+    authorization: Option<HeaderValue>,
+}
+
+impl Session {
+    fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, url);
+        match &self.authorization {
+            Some(a) => r.header(AUTHORIZATION, a.clone()),
+            None => r,
+        }
+    }
+}
+
+/// Sends `req`; a status not in `ok` is a [`Failure::Status`] with the body's start.
+async fn send(req: reqwest::RequestBuilder, ok: &[u16]) -> Result<reqwest::Response, Failure> {
+    let resp = req.send().await.map_err(Failure::Transport)?;
+    let code = resp.status().as_u16();
+    if ok.contains(&code) {
+        return Ok(resp);
+    }
+    let body = resp.text().await.unwrap_or_default();
+    Err(Failure::Status {
+        code,
+        body: body.chars().take(2000).collect(),
+    })
+}
+
+fn basic(c: &Credentials) -> HeaderValue {
+    use base64::Engine as _;
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.username, c.password));
+    let mut h = HeaderValue::from_str(&format!("Basic {token}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    h.set_sensitive(true);
+    h
+}
+
+/// `Bearer realm="…",service="…"` → ("bearer", {realm, service, …}).
+fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    let mut params = Vec::new();
+    let mut chars = rest.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = chars.by_ref().take_while(|c| *c != ',').collect();
+        }
+        params.push((key.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    (scheme.to_ascii_lowercase(), params)
+}
+
+/// The `Authorization` header a challenge asks for: Basic with the credentials, or a
+/// Bearer token from the realm for `scope` (none: a token for logging in).
+async fn authorize(
+    http: &reqwest::Client,
+    challenge: Option<&str>,
+    credentials: Option<&Credentials>,
+    scope: Option<&str>,
+) -> Result<Option<HeaderValue>, Failure> {
+    let Some(challenge) = challenge else {
+        return Ok(None);
+    };
+    let (scheme, params) = parse_challenge(challenge);
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    match scheme.as_str() {
+        "basic" => Ok(credentials.map(basic)),
+        "bearer" => {
+            let realm = param("realm")
+                .ok_or_else(|| Failure::Protocol("a Bearer challenge without a realm".into()))?;
+            let mut url = reqwest::Url::parse(realm).map_err(|_| {
+                Failure::Protocol("a Bearer challenge whose realm is not a URL".into())
+            })?;
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(service) = param("service") {
+                    q.append_pair("service", service);
+                }
+                if let Some(scope) = scope {
+                    q.append_pair("scope", scope);
+                }
+                if let Some(c) = credentials {
+                    q.append_pair("account", &c.username);
+                }
+            }
+            let mut req = http.get(url).timeout(Duration::from_secs(30));
+            if let Some(c) = credentials {
+                req = req.header(AUTHORIZATION, basic(c));
+            }
+            let resp = send(req, &[200]).await?;
+            #[derive(serde::Deserialize)]
+            struct Token {
+                #[serde(default)]
+                token: Option<String>,
+                #[serde(default)]
+                access_token: Option<String>,
+            }
+            let bytes = resp.bytes().await.map_err(Failure::Transport)?;
+            let token = serde_json::from_slice::<Token>(&bytes)
+                .ok()
+                .and_then(|t| t.token.or(t.access_token))
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    Failure::Protocol("the token service answered without a token".into())
+                })?;
+            let mut h = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                Failure::Protocol("the token service answered an unusable token".into())
+            })?;
+            h.set_sensitive(true);
+            Ok(Some(h))
+        }
+        _ => Ok(None),
+    }
+}
+
 impl Registry {
     /// Whether `reference` can be pushed to (a tag, not a digest), without any I/O.
     pub fn check(reference: &Reference) -> Result<(), RegistryError> {
@@ -187,68 +345,40 @@ impl Registry {
         options: &PushOptions,
     ) -> Result<Registry, RegistryError> {
         let target = Target::new(reference)?;
-        let certs = read_certs(&options.ca_certs)?;
+        let http = transport::client(&target.registry, &options.tls(), None)?;
         let credentials = match &options.credentials {
             Some(c) => Some(c.clone()),
             None => auth::lookup(&target.registry)?,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| RegistryError::Protocol {
-                registry: target.registry.clone(),
-                repository: target.repository.clone(),
-                detail: format!("cannot start the I/O runtime: {e}"),
-            })?;
+        let runtime = runtime(&target)?;
         let ctx = Ctx {
             target: &target,
             media_types: options.media_types,
             has_credentials: credentials.is_some(),
         };
-        let client = runtime.block_on(async {
+        let session = runtime.block_on(async {
             let host = target.api_host();
-            let scheme = choose_scheme(&host, &ctx, &certs, options).await?;
-            let config = ClientConfig {
-                protocol: if scheme == "http" {
-                    ClientProtocol::Http
-                } else {
-                    ClientProtocol::Https
-                },
-                extra_root_certificates: certs
-                    .iter()
-                    .map(|pem| Certificate {
-                        encoding: CertificateEncoding::Pem,
-                        data: pem.clone(),
-                    })
-                    .collect(),
-                accept_invalid_certificates: options.insecure,
-                use_monolithic_push: true,
-                connect_timeout: Some(Duration::from_secs(10)),
-                read_timeout: Some(Duration::from_secs(120)),
-                user_agent: concat!("smidge/", env!("CARGO_PKG_VERSION")),
-                ..ClientConfig::default()
-            };
-            let client = Client::try_from(config).map_err(|e| RegistryError::Tls {
-                registry: target.registry.clone(),
-                detail: e.to_string(),
-                hint: "check --ca-cert",
-            })?;
-            let registry_auth = match &credentials {
-                Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
-                None => RegistryAuth::Anonymous,
-            };
-            let tagged = target.with_tag();
-            with_retry(options.retry, || {
-                client.auth(&tagged, &registry_auth, RegistryOperation::Push)
+            let (scheme, challenge) = choose_scheme(&http, &host, &ctx, options).await?;
+            let scope = format!("repository:{}:pull,push", target.repository);
+            let authorization = with_retry(options.retry, || {
+                authorize(
+                    &http,
+                    challenge.as_deref(),
+                    credentials.as_ref(),
+                    Some(&scope),
+                )
             })
             .await
             .map_err(|e| classify(e, &ctx, Stage::Auth))?;
-            Ok::<_, RegistryError>(client)
+            Ok::<_, RegistryError>(Session {
+                http,
+                base: format!("{scheme}://{host}"),
+                authorization,
+            })
         })?;
         Ok(Registry {
             runtime,
-            client,
-            tagged: target.with_tag(),
+            session,
             has_credentials: ctx.has_credentials,
             target,
             media_types: options.media_types,
@@ -269,7 +399,7 @@ impl Registry {
         })
     }
 
-    /// What the push did (complete after [`crate::dest::write`] returns).
+    /// What the push did so far (complete once [`crate::dest::write`] has returned).
     pub fn pushed(&self) -> &Pushed {
         &self.pushed
     }
@@ -280,6 +410,10 @@ impl Registry {
             media_types: self.media_types,
             has_credentials: self.has_credentials,
         }
+    }
+
+    fn url(&self, tail: &str) -> String {
+        format!("{}/v2/{}/{tail}", self.session.base, self.target.repository)
     }
 
     /// `HEAD`, then an upload of `blob` unless the registry has it.
@@ -296,15 +430,15 @@ impl Registry {
         self.done.push(digest);
         self.pushed.stored_bytes += size;
         let d = digest.to_string();
-        let (client, tagged, retry) = (&self.client, &self.tagged, self.retry);
-        let ctx = Ctx {
-            target: &self.target,
-            media_types: self.media_types,
-            has_credentials: self.has_credentials,
-        };
+        let (session, retry) = (&self.session, self.retry);
+        let ctx = self.ctx();
+        let head = self.url(&format!("blobs/{d}"));
         let exists = self
             .runtime
-            .block_on(with_retry(retry, || client.blob_exists(tagged, &d)))
+            .block_on(with_retry(retry, || async {
+                let r = send(session.request(reqwest::Method::HEAD, &head), &[200, 404]).await?;
+                Ok(r.status().as_u16() == 200)
+            }))
             .map_err(|e| classify(e, &ctx, Stage::Blob))?;
         if exists {
             self.pushed.existing += 1;
@@ -312,22 +446,33 @@ impl Registry {
         }
         progress.start(&format!("blob {}", &d[..19]), size);
         let sent = Arc::new(AtomicU64::new(0));
-        let upload = async {
-            match &blob {
-                Upload::Bytes(bytes) => {
-                    let data = bytes::Bytes::copy_from_slice(bytes);
-                    with_retry(retry, || client.push_blob(tagged, data.clone(), &d)).await
-                }
+        let uploads = self.url("blobs/uploads/");
+        let upload = with_retry(retry, || async {
+            // POST → 202 + Location; PUT Location?digest= with the bytes → 201.
+            let r = send(session.request(reqwest::Method::POST, &uploads), &[202]).await?;
+            let location = r
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or_else(|| Failure::Protocol("upload started without a Location".into()))?;
+            let mut url = reqwest::Url::parse(&uploads)
+                .and_then(|u| u.join(location))
+                .map_err(|_| Failure::Protocol("upload Location is not a URL".into()))?;
+            url.query_pairs_mut().append_pair("digest", &d);
+            let body = match &blob {
+                Upload::Bytes(bytes) => reqwest::Body::from(bytes.to_vec()),
                 Upload::File(region) => {
-                    with_retry(retry, || {
-                        sent.store(0, Ordering::Relaxed);
-                        let stream = file_stream(region.clone(), digest, sent.clone());
-                        client.push_blob_stream(tagged, stream, &d, Some(size))
-                    })
-                    .await
+                    sent.store(0, Ordering::Relaxed);
+                    reqwest::Body::wrap_stream(file_stream(region.clone(), digest, sent.clone()))
                 }
-            }
-        };
+            };
+            let put = session
+                .request(reqwest::Method::PUT, url.as_str())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, size)
+                .body(body);
+            send(put, &[201]).await.map(drop)
+        });
         // The upload and a ticker that tells `progress` how far it is, on one thread.
         let result = self.runtime.block_on(async {
             let mut upload = std::pin::pin!(upload);
@@ -356,27 +501,86 @@ impl Registry {
         Ok(())
     }
 
-    fn put_document(
-        &mut self,
-        reference: oci_client::Reference,
-        doc: &Document,
-    ) -> Result<(), RegistryError> {
-        let body = bytes::Bytes::from(doc.bytes.clone());
-        let (client, retry) = (&self.client, self.retry);
+    /// `PUT /v2/<name>/manifests/<reference>` with the document's bytes.
+    fn put_document(&mut self, reference: &str, doc: &Document) -> Result<(), RegistryError> {
+        let url = self.url(&format!("manifests/{reference}"));
+        let (session, retry) = (&self.session, self.retry);
         let media_type = doc.media_type;
         self.runtime
             .block_on(with_retry(retry, || {
-                client.push_manifest_raw(
-                    &reference,
-                    body.clone(),
-                    reqwest::header::HeaderValue::from_static(media_type),
-                )
+                let put = session
+                    .request(reqwest::Method::PUT, &url)
+                    .header(CONTENT_TYPE, media_type)
+                    .body(doc.bytes.clone());
+                async move { send(put, &[200, 201]).await.map(drop) }
             }))
             .map_err(|e| classify(e, &self.ctx(), Stage::Manifest))?;
         self.pushed.manifests += 1;
         self.pushed.stored_bytes += doc.bytes.len() as u64;
         Ok(())
     }
+}
+
+/// What `smidge login` checks before storing anything: that `registry` (`host[:port]`,
+/// or `docker.io`) accepts `credentials`, as `docker login` checks them: `GET /v2/`, then
+/// Basic with the credentials, or a Bearer token asked for with them (no scope).
+pub fn verify_login(
+    registry: &str,
+    credentials: &Credentials,
+    options: &PushOptions,
+) -> Result<(), RegistryError> {
+    let target = Target {
+        registry: registry.to_string(),
+        repository: String::new(),
+        tag: String::new(),
+    };
+    let http = transport::client(&target.registry, &options.tls(), None)?;
+    let runtime = runtime(&target)?;
+    let ctx = Ctx {
+        target: &target,
+        media_types: options.media_types,
+        has_credentials: true,
+    };
+    let refused = || RegistryError::LoginRefused {
+        registry: registry.to_string(),
+    };
+    runtime.block_on(async {
+        let host = target.api_host();
+        let (scheme, challenge) = choose_scheme(&http, &host, &ctx, options).await?;
+        let Some(challenge) = challenge else {
+            return Ok(());
+        };
+        let login_err = |e: Failure| match status(&e) {
+            Some(401 | 403) => refused(),
+            _ => classify(e, &ctx, Stage::Auth),
+        };
+        let authorization = with_retry(options.retry, || {
+            authorize(&http, Some(&challenge), Some(credentials), None)
+        })
+        .await
+        .map_err(login_err)?;
+        let url = format!("{scheme}://{host}/v2/");
+        with_retry(options.retry, || {
+            let mut req = http.get(&url).timeout(Duration::from_secs(30));
+            if let Some(a) = &authorization {
+                req = req.header(AUTHORIZATION, a.clone());
+            }
+            async move { send(req, &[200]).await.map(drop) }
+        })
+        .await
+        .map_err(login_err)
+    })
+}
+
+fn runtime(target: &Target) -> Result<tokio::runtime::Runtime, RegistryError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RegistryError::Protocol {
+            registry: target.registry.clone(),
+            repository: target.repository.clone(),
+            detail: format!("cannot start the I/O runtime: {e}"),
+        })
 }
 
 /// What an upload reads from.
@@ -399,14 +603,14 @@ fn file_stream(
     region: FileRegion,
     digest: Digest,
     sent: Arc<AtomicU64>,
-) -> impl futures_util::Stream<Item = oci_client::errors::Result<bytes::Bytes>> + Send + 'static {
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     use sha2::Digest as _;
     enum State {
         Start(FileRegion),
         Reading(std::io::Take<std::fs::File>, sha2::Sha256),
         Done,
     }
-    let fail = |detail: String| OciDistributionError::GenericError(Some(detail));
+    let fail = std::io::Error::other;
     futures_util::stream::unfold(State::Start(region.clone()), move |state| {
         let sent = sent.clone();
         let region = region.clone();
@@ -533,15 +737,16 @@ impl Destination for Registry {
 
     fn put_manifest(&mut self, manifest: &Document, _: &Image, top: bool) -> crate::Result<()> {
         let reference = if top {
-            self.tagged.clone()
+            self.target.tag.clone()
         } else {
-            self.target.with_digest(&manifest.digest)
+            manifest.digest.to_string()
         };
-        Ok(self.put_document(reference, manifest)?)
+        Ok(self.put_document(&reference, manifest)?)
     }
 
     fn put_index(&mut self, index: &Document) -> crate::Result<()> {
-        Ok(self.put_document(self.tagged.clone(), index)?)
+        let tag = self.target.tag.clone();
+        Ok(self.put_document(&tag, index)?)
     }
 
     fn commit(
@@ -553,30 +758,6 @@ impl Destination for Registry {
         self.pushed.digest = top.digest;
         Ok(())
     }
-}
-
-fn read_certs(paths: &[PathBuf]) -> Result<Vec<Vec<u8>>, RegistryError> {
-    paths
-        .iter()
-        .map(|path| {
-            let err = |reason: String| RegistryError::CaCert {
-                path: path.clone(),
-                reason,
-            };
-            let pem = std::fs::read(path).map_err(|e| err(format!("cannot read it: {e}")))?;
-            match reqwest::Certificate::from_pem_bundle(&pem) {
-                Ok(c)
-                    if !c.is_empty()
-                        && pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") =>
-                {
-                    Ok(pem)
-                }
-                _ => Err(err(
-                    "not a PEM certificate (-----BEGIN CERTIFICATE-----)".into()
-                )),
-            }
-        })
-        .collect()
 }
 
 /// Context for turning a failed request into a [`RegistryError`].
@@ -593,38 +774,34 @@ enum Stage {
     Manifest,
 }
 
-/// `GET /v2/` over HTTPS, or plain HTTP where that is allowed and HTTPS does not answer.
+/// `GET /v2/` over HTTPS, or plain HTTP where that is allowed and HTTPS does not answer:
+/// the scheme, and the `WWW-Authenticate` challenge when the answer was 401.
 async fn choose_scheme(
+    client: &reqwest::Client,
     host: &str,
     ctx: &Ctx<'_>,
-    certs: &[Vec<u8>],
     options: &PushOptions,
-) -> Result<&'static str, RegistryError> {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .danger_accept_invalid_certs(options.insecure);
-    let mut roots = Vec::new();
-    for pem in certs {
-        roots.extend(reqwest::Certificate::from_pem_bundle(pem).unwrap_or_default());
-    }
-    builder = builder.tls_certs_merge(roots);
-    let client = builder.build().map_err(|e| RegistryError::Tls {
-        registry: ctx.target.registry.clone(),
-        detail: innermost(&e),
-        hint: "check --ca-cert",
-    })?;
+) -> Result<(&'static str, Option<String>), RegistryError> {
+    let challenge = |resp: &reqwest::Response| {
+        (resp.status() == reqwest::StatusCode::UNAUTHORIZED)
+            .then(|| {
+                resp.headers()
+                    .get(reqwest::header::WWW_AUTHENTICATE)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_string)
+            })
+            .flatten()
+    };
     let plain_allowed = options.insecure || is_local(&ctx.target.registry);
     // A connection that fails may pass on a retry; a TLS handshake that fails will not.
     // Where plain HTTP is allowed, HTTPS is asked once and HTTP gets the retries (a local
     // registry speaking HTTP then costs no backoff: measured 1.8 s before this).
     let ping = |scheme: &'static str, retry: Retry| {
         let url = format!("{scheme}://{host}/v2/");
-        let client = &client;
         async move {
             with_retry_if(
                 retry,
-                || client.get(&url).send(),
+                || client.get(&url).timeout(Duration::from_secs(30)).send(),
                 |e: &reqwest::Error| (e.is_connect() && !is_tls(e)) || e.is_timeout(),
             )
             .await
@@ -636,13 +813,14 @@ async fn choose_scheme(
     };
     let https = ping("https", if plain_allowed { once } else { options.retry }).await;
     let https_err = match https {
-        Ok(_) => return Ok("https"),
+        Ok(resp) => return Ok(("https", challenge(&resp))),
         Err(e) => e,
     };
     let tls_failed = !https_err.is_connect() || is_tls(&https_err);
     if plain_allowed {
         match ping("http", options.retry).await {
             Ok(resp) => {
+                let auth = challenge(&resp);
                 // Go's TLS server answers plain HTTP with 400 and this text.
                 let speaks_tls = resp.status() == reqwest::StatusCode::BAD_REQUEST
                     && resp
@@ -651,7 +829,7 @@ async fn choose_scheme(
                         .unwrap_or_default()
                         .contains("HTTPS server");
                 if !speaks_tls {
-                    return Ok("http");
+                    return Ok(("http", auth));
                 }
             }
             Err(e) if !tls_failed => {
@@ -664,13 +842,18 @@ async fn choose_scheme(
         }
     }
     if tls_failed || is_tls(&https_err) {
+        let detail = innermost(&https_err);
+        let wants_client_cert =
+            detail.contains("BadCertificate") || detail.contains("CertificateRequired");
         return Err(RegistryError::Tls {
             registry: ctx.target.registry.clone(),
-            detail: innermost(&https_err),
-            hint: if plain_allowed {
-                "pass the registry's CA with --ca-cert FILE"
+            detail,
+            hint: if wants_client_cert {
+                "the registry may want a client certificate: put NAME.cert and NAME.key in /etc/docker/certs.d/HOST:PORT/"
+            } else if plain_allowed {
+                "pass the registry's CA (or its own certificate) with --ca-cert FILE, or put it in /etc/docker/certs.d/HOST:PORT/ca.crt"
             } else {
-                "pass the registry's CA with --ca-cert FILE, or --insecure for a registry that speaks plain HTTP"
+                "pass the registry's CA (or its own certificate) with --ca-cert FILE, or put it in /etc/docker/certs.d/HOST:PORT/ca.crt; --insecure for a registry that speaks plain HTTP"
             },
         });
     }
@@ -705,10 +888,10 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
-async fn with_retry<T, F, Fut>(retry: Retry, op: F) -> Result<T, OciDistributionError>
+async fn with_retry<T, F, Fut>(retry: Retry, op: F) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, OciDistributionError>>,
+    Fut: Future<Output = Result<T, Failure>>,
 {
     with_retry_if(retry, op, transient).await
 }
@@ -736,22 +919,20 @@ where
     }
 }
 
-/// The HTTP status an error carries, if any.
-fn status(e: &OciDistributionError) -> Option<u16> {
+/// The HTTP status a failure carries, if any.
+fn status(e: &Failure) -> Option<u16> {
     match e {
-        OciDistributionError::RequestError(r) => r.status().map(|s| s.as_u16()),
-        OciDistributionError::ServerError { code, .. } => Some(*code),
-        OciDistributionError::UnauthorizedError { .. } => Some(401),
-        OciDistributionError::AuthenticationFailure(_) => Some(401),
-        _ => None,
+        Failure::Status { code, .. } => Some(*code),
+        Failure::Transport(r) => r.status().map(|s| s.as_u16()),
+        Failure::Protocol(_) => None,
     }
 }
 
 /// Worth another try: a connection error, 429 or 5xx.
-fn transient(e: &OciDistributionError) -> bool {
+fn transient(e: &Failure) -> bool {
     match e {
-        OciDistributionError::RequestError(r) if r.status().is_none() => {
-            r.is_connect() || r.is_timeout() || r.is_request() || r.is_body()
+        Failure::Transport(r) => {
+            !is_tls(r) && (r.is_connect() || r.is_timeout() || r.is_request() || r.is_body())
         }
         _ => matches!(status(e), Some(429 | 500..=599)),
     }
@@ -780,17 +961,17 @@ fn registry_words(body: &str) -> String {
     line.chars().take(200).collect()
 }
 
-fn classify(e: OciDistributionError, ctx: &Ctx<'_>, stage: Stage) -> RegistryError {
+fn classify(e: Failure, ctx: &Ctx<'_>, stage: Stage) -> RegistryError {
     let registry = ctx.target.registry.clone();
     let repository = ctx.target.repository.clone();
     let login =
-        format!("log in with `docker login {registry}` or pass --username and --password-stdin");
+        format!("log in with `smidge login {registry}` (or `docker login`) or pass --username and --password-stdin");
     match status(&e) {
         Some(401) => {
             let (what, hint) = if ctx.has_credentials {
                 (
                     "the credentials",
-                    format!("check the user name and password (--username/--password-stdin or `docker login {registry}`)"),
+                    format!("check the user name and password (--username/--password-stdin or `smidge login {registry}`)"),
                 )
             } else {
                 ("an anonymous push", login)
@@ -817,15 +998,8 @@ fn classify(e: OciDistributionError, ctx: &Ctx<'_>, stage: Stage) -> RegistryErr
         _ => {}
     }
     let detail = match &e {
-        OciDistributionError::ServerError { code, message, .. } => {
-            format!("HTTP {code}, {}", registry_words(message))
-        }
-        OciDistributionError::RegistryError { envelope, .. } => envelope
-            .errors
-            .first()
-            .map(|x| x.message.clone())
-            .unwrap_or_default(),
-        OciDistributionError::RequestError(r) => {
+        Failure::Status { code, body } => format!("HTTP {code}, {}", registry_words(body)),
+        Failure::Transport(r) => {
             if r.status().is_none() && (r.is_connect() || r.is_timeout()) {
                 return RegistryError::Unreachable {
                     registry,
@@ -834,7 +1008,7 @@ fn classify(e: OciDistributionError, ctx: &Ctx<'_>, stage: Stage) -> RegistryErr
             }
             innermost(r)
         }
-        other => other.to_string(),
+        Failure::Protocol(p) => p.clone(),
     };
     if stage == Stage::Manifest && matches!(status(&e), Some(400 | 404 | 415)) {
         return RegistryError::ManifestRefused {
@@ -896,6 +1070,25 @@ mod tests {
         let d = format!("x.example/a@{}", Digest::of(b""));
         let e = Target::new(&d.parse().unwrap()).err().unwrap();
         assert!(e.is_usage());
+    }
+
+    #[test]
+    fn challenges_are_parsed_with_quoted_commas() {
+        let (scheme, params) = parse_challenge(
+            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(scheme, "bearer");
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("realm"), Some("https://auth.example/token"));
+        assert_eq!(get("service"), Some("registry.example"));
+        assert_eq!(get("scope"), Some("repository:a/b:pull,push"));
+        let (scheme, params) = parse_challenge(r#"Basic realm="Registry Realm""#);
+        assert_eq!((scheme.as_str(), params.len()), ("basic", 1));
     }
 
     #[test]
