@@ -411,3 +411,47 @@ fn the_readme_picture_is_what_the_command_draws() {
          svg` draws; rerun with SMIDGE_BLESS=1"
     );
 }
+
+// issue #11: "`--file` on smidge's own archives and layouts": every format smidge writes
+// is explained down to the layer's file, the ranges covering each level exactly.
+#[test]
+fn explain_file_reads_every_archive_and_layout_smidge_writes() {
+    let dir = tempdir();
+    for (name, format) in [
+        ("hello.tar.gz", "docker"),
+        ("hello.tar.zst", "docker"),
+        ("hello.tar", "docker"),
+        ("hello.oci.tar.gz", "oci"),
+        ("layout", "oci-dir"),
+    ] {
+        let path = dir.path().join(name);
+        ok(["hello", "--format", format, "-o", path.to_str().unwrap()]);
+        let e = explain::file(&path).unwrap_or_else(|err| panic!("{name}: {err}"));
+        fn walk(name: &str, e: &Explanation, found: &mut bool) {
+            assert_covers(name, e);
+            for r in &e.ranges {
+                for role in &r.roles {
+                    if role.kind == Kind::TarHeader && role.text.contains("hello") {
+                        *found = true;
+                    }
+                }
+            }
+            for p in &e.parts {
+                walk(&format!("{name} / {}", p.name), &p.explanation, found);
+            }
+        }
+        let mut found = false;
+        walk(name, &e, &mut found);
+        assert!(found, "{name}: the layer's `hello` is not named anywhere");
+        // The command prints it, and the JSON has the same parts.
+        let json = ok([
+            "explain",
+            "--file",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["size"], e.size, "{name}");
+    }
+}

@@ -87,22 +87,30 @@ fn listing(out: &mut String, e: &Explanation, colour: bool, title: &str) {
         }
     }
     let s = e.summary();
-    let _ = writeln!(
-        out,
-        "{} bytes: {} header only, {} header shared with code or data, {} code, {} data, {} \
-         padding{}",
-        e.size,
-        s.header_only,
-        s.shared,
-        s.code,
-        s.data,
-        s.padding,
-        if s.other > 0 {
-            format!(", {} other", s.other)
-        } else {
-            String::new()
-        }
-    );
+    if s.other == 0 {
+        // An ELF file: how much of it is header, code, data.
+        let _ = writeln!(
+            out,
+            "{} bytes: {} header only, {} header shared with code or data, {} code, {} data, \
+             {} padding",
+            e.size, s.header_only, s.shared, s.code, s.data, s.padding
+        );
+    } else {
+        // Anything else: the bytes of each kind (a byte with two kinds counts in both).
+        let counts: Vec<String> = super::kinds(e)
+            .into_iter()
+            .map(|k| {
+                let n: u64 = e
+                    .ranges
+                    .iter()
+                    .filter(|r| r.roles.iter().any(|x| x.kind == k))
+                    .map(|r| r.len())
+                    .sum();
+                format!("{n} {k}")
+            })
+            .collect();
+        let _ = writeln!(out, "{} bytes: {}", e.size, counts.join(", "));
+    }
     for n in &e.notes {
         let _ = writeln!(out, "note: {n}");
     }
