@@ -30,6 +30,7 @@ SMIDGE_APT_PACKAGES=(
 	wrk             # issue #6: load on `serve` with 64 connections (tests/serve.rs, scripts/bench)
 	nginx-light     # issue #6: scripts/bench serves the same body with nginx, side by side with `serve`
 	chromium        # issue #11: headless Chromium renders `smidge explain`'s SVG and HTML to PNG
+	strace          # issue #12: `strace -f` shows the quine calls only write and exit
 	gcc             # rustc links through cc
 	libc6-dev       # crt files and libc for linking the test binaries
 )

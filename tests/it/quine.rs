@@ -17,6 +17,18 @@ use smidge::{Fit, Platform};
 use crate::support::{self, ok, output_of_new_executable, show, test_tag, Loaded};
 
 const FITS: [(Fit, &str); 2] = [(Fit::Portable, "portable"), (Fit::Kernel, "kernel")];
+const PLATFORMS: [(Platform, &str); 2] = [
+    (Platform::Amd64, "linux/amd64"),
+    (Platform::I386, "linux/386"),
+];
+
+/// Every (platform, fit) the quine is built for: (platform, "linux/…", fit, "fit").
+fn targets() -> Vec<(Platform, &'static str, Fit, &'static str)> {
+    PLATFORMS
+        .iter()
+        .flat_map(|&(p, ps)| FITS.iter().map(move |&(f, fs)| (p, ps, f, fs)))
+        .collect()
+}
 
 fn write_exe(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
@@ -25,26 +37,16 @@ fn write_exe(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// `smidge quine --platform linux/amd64 --fit FIT ARGS…` to stdout.
-fn smidge_quine(fit: &str, args: &[&str]) -> Vec<u8> {
-    let mut all = vec![
-        "quine",
-        "--platform",
-        "linux/amd64",
-        "--fit",
-        fit,
-        "-o",
-        "-",
-    ];
+/// `smidge quine --platform PLATFORM --fit FIT ARGS…` to stdout.
+fn smidge_quine(platform: &str, fit: &str, args: &[&str]) -> Vec<u8> {
+    let mut all = vec!["quine", "--platform", platform, "--fit", fit, "-o", "-"];
     all.extend_from_slice(args);
     ok(&all)
 }
 
-fn generation0(fit: &str, tag: &str) -> Vec<u8> {
-    smidge_quine(
-        fit,
-        &["--compression", "none", "--format", "docker", "-t", tag],
-    )
+fn generation0(platform: &str, fit: &str, tag: &str) -> Vec<u8> {
+    let args = ["--compression", "none", "--format", "docker", "-t", tag];
+    smidge_quine(platform, fit, &args)
 }
 
 fn run(exe: &Path) -> Vec<u8> {
@@ -60,6 +62,7 @@ fn run(exe: &Path) -> Vec<u8> {
 #[test]
 fn sha256_listing_matches_sha2() {
     let dir = support::tempdir();
+    let qemu = support::require("qemu-x86_64");
     for len in [
         0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 4096, 6000,
     ] {
@@ -73,6 +76,15 @@ fn sha256_listing_matches_sha2() {
             want,
             "SHA-256 of {len} bytes"
         );
+        // K comes from the x87 (fyl2x, f2xm1): qemu's emulation must agree too.
+        if qemu {
+            let out = output_of_new_executable(Command::new("qemu-x86_64").arg(&exe)).unwrap();
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                want,
+                "SHA-256 of {len} bytes under qemu-x86_64"
+            );
+        }
     }
 }
 
@@ -81,11 +93,15 @@ fn sha256_listing_matches_sha2() {
 #[test]
 fn program_prints_generation0() {
     let dir = support::tempdir();
-    for (_, fit) in FITS {
+    for (_, platform, _, fit) in targets() {
         let tag = "smidge/quine:latest";
-        let gen0 = generation0(fit, tag);
-        let program = smidge_quine(fit, &["--format", "elf"]);
-        let exe = write_exe(dir.path(), &format!("quine-{fit}"), &program);
+        let gen0 = generation0(platform, fit, tag);
+        let program = smidge_quine(platform, fit, &["--format", "elf"]);
+        let exe = write_exe(
+            dir.path(),
+            &format!("quine-{}-{fit}", support::arch(platform)),
+            &program,
+        );
         let printed = run(&exe);
         assert!(
             printed == gen0,
@@ -108,7 +124,7 @@ fn program_prints_generation0() {
             config["rootfs"]["diff_ids"][0],
             format!("sha256:{}", hex::encode(Sha256::digest(layer)))
         );
-        assert_eq!(config["architecture"], "amd64");
+        assert_eq!(config["architecture"], support::arch(platform));
         let mut inner = tar::Archive::new(&layer[..]);
         let mut e = inner.entries().unwrap().next().unwrap().unwrap();
         assert_eq!(e.path().unwrap().to_str(), Some("quine"));
@@ -124,10 +140,11 @@ fn program_prints_generation0() {
 fn program_calls_only_write_and_exit() {
     require!("strace");
     let dir = support::tempdir();
-    for (_, fit) in FITS {
-        let program = smidge_quine(fit, &["--format", "elf"]);
-        let exe = write_exe(dir.path(), &format!("quine-{fit}"), &program);
-        let log = dir.path().join(format!("strace-{fit}"));
+    for (_, platform, _, fit) in targets() {
+        let program = smidge_quine(platform, fit, &["--format", "elf"]);
+        let name = format!("{}-{fit}", support::arch(platform));
+        let exe = write_exe(dir.path(), &format!("quine-{name}"), &program);
+        let log = dir.path().join(format!("strace-{name}"));
         let out = output_of_new_executable(
             Command::new("strace")
                 .args(["-f", "-e", "trace=all", "-o"])
@@ -150,7 +167,7 @@ fn program_calls_only_write_and_exit() {
         for call in &calls[1..] {
             assert!(
                 matches!(*call, "write" | "exit" | "exit_group"),
-                "{fit}: the program called {call}:\n{log}"
+                "{platform} {fit}: the program called {call}:\n{log}"
             );
         }
         assert!(
@@ -165,18 +182,21 @@ fn program_calls_only_write_and_exit() {
 #[test]
 fn every_quine_instruction_decodes_as_listed() {
     let header = header();
-    let mut payloads: Vec<(String, Payload)> =
-        vec![("sha256 test".into(), amd64::sha256_test(b"abc"))];
-    for (fit, name) in FITS {
-        let q = quine::build(Platform::Amd64, fit, "smidge/quine:latest", &header).unwrap();
-        payloads.push((format!("quine {name}"), q.payload));
+    let mut payloads: Vec<(String, Platform, Payload)> = vec![(
+        "sha256 test".into(),
+        Platform::Amd64,
+        amd64::sha256_test(b"abc"),
+    )];
+    for (platform, _, fit, name) in targets() {
+        let q = quine::build(platform, fit, "smidge/quine:latest", &header).unwrap();
+        payloads.push((format!("quine {platform} {name}"), platform, q.payload));
     }
-    let cs = Capstone::new()
-        .x86()
-        .mode(arch::x86::ArchMode::Mode64)
-        .build()
-        .unwrap();
-    for (name, payload) in payloads {
+    for (name, platform, payload) in payloads {
+        let mode = match platform {
+            Platform::I386 => arch::x86::ArchMode::Mode32,
+            _ => arch::x86::ArchMode::Mode64,
+        };
+        let cs = Capstone::new().x86().mode(mode).build().unwrap();
         let starts: Vec<u64> = payload
             .code
             .iter()
@@ -235,10 +255,11 @@ fn split_mnemonic<'a>(listed: &'a str, capstone: &str) -> (&'a str, &'a str) {
 
 /// Operands without spaces and size words, numbers in decimal.
 fn normalize(ops: &str) -> String {
-    let s = ops
-        .replace("dword ptr ", "")
-        .replace("byte ptr ", "")
-        .replace(' ', "");
+    let mut s = ops.replace("ptr ", "").replace("st(0)", "st0");
+    for size in ["qword ", "dword ", "byte "] {
+        s = s.replace(size, "");
+    }
+    let s = s.replace(' ', "");
     let mut out = String::new();
     let mut rest = s.as_str();
     while let Some(i) = rest.find("0x") {
@@ -269,10 +290,13 @@ fn header() -> impl Fn(&str, u32, u64) -> [u8; 512] {
 fn docker_loads_what_the_container_prints() {
     require!("docker");
     let dir = support::tempdir();
-    for (_, fit) in FITS {
+    for (_, platform, _, fit_name) in targets() {
+        let fit = &*format!("{} {fit_name}", support::arch(platform));
         let tag = test_tag(&format!("quine-{fit}"));
-        let gen0 = generation0(fit, &tag);
-        let path = dir.path().join(format!("gen0-{fit}.tar"));
+        let gen0 = generation0(platform, fit_name, &tag);
+        let path = dir
+            .path()
+            .join(format!("gen0-{}.tar", tag.replace(['/', ':'], "-")));
         std::fs::write(&path, &gen0).unwrap();
         let loaded = Loaded::load("docker", &path, &tag);
         let id = loaded.inspect("{{.Id}}");
@@ -287,8 +311,8 @@ fn docker_loads_what_the_container_prints() {
         assert_eq!(again.inspect("{{json .RepoTags}}"), format!("[\"{tag}\"]"));
         assert!(run_container(&tag) == gen0, "{fit}: generation 2 differs");
         // The gzip archive smidge writes by default loads as the same image too.
-        let gz = dir.path().join(format!("gen0-{fit}.tar.gz"));
-        std::fs::write(&gz, smidge_quine(fit, &["-t", &tag])).unwrap();
+        let gz = path.with_extension("tar.gz");
+        std::fs::write(&gz, smidge_quine(platform, fit_name, &["-t", &tag])).unwrap();
         drop(again);
         let gzipped = Loaded::load("docker", &gz, &tag);
         assert_eq!(gzipped.inspect("{{.Id}}"), id);
@@ -311,9 +335,9 @@ fn run_container(tag: &str) -> Vec<u8> {
 fn podman_loads_the_same_image() {
     require!("podman");
     let dir = support::tempdir();
-    for (_, fit) in FITS {
-        let tag = test_tag(&format!("quine-podman-{fit}"));
-        let gen0 = generation0(fit, &tag);
+    for (_, platform, _, fit) in targets() {
+        let tag = test_tag(&format!("quine-podman-{fit}-{}", support::arch(platform)));
+        let gen0 = generation0(platform, fit, &tag);
         let path = dir.path().join(format!("gen0-{fit}.tar"));
         std::fs::write(&path, &gen0).unwrap();
         let loaded = Loaded::load("podman", &path, &tag);

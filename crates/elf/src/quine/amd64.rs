@@ -4,7 +4,7 @@
 //! register clears the upper half). Linux starts the program with every register but rsp
 //! zero (see [`crate::arch::amd64`]), which the first loop relies on: eax and ecx are zero.
 
-use super::{code_len, place, Output, H0, K};
+use super::{code_len, place, Output, H0};
 use crate::arch::Insn;
 use crate::elf::layout::Fields;
 use crate::elf::machine::machine;
@@ -18,6 +18,8 @@ pub const BASE: u32 = 0x1_0000;
 pub const OUT: u32 = BASE + 0x1000;
 /// Scratch memory [`sha256`] needs: W[0..64] and the working variables (72 words).
 pub const SCRATCH: u32 = 64 * 4 + 72 * 4;
+/// The length of K, which [`k_table`] computes into the scratch memory after [`SCRATCH`].
+pub const K_LEN: u32 = 64 * 4;
 
 /// An instruction ending in a 32-bit immediate (or absolute address) `v`.
 fn imm(op: &[u8], v: u32, asm: impl Fn(u32) -> String) -> Insn {
@@ -47,6 +49,14 @@ pub struct Addresses {
 /// The quine: the template into the output, our own bytes into the layer, SHA-256 of the
 /// layer, its hex into the config, then write and exit.
 pub fn listing(a: &Addresses) -> Vec<Insn> {
+    let mut code = body(a, false);
+    code.extend(write_exit(a.out, a.out_len));
+    code
+}
+
+/// Everything but the write: the same bytes mean the same in 32-bit mode, where
+/// [`super::i386`] uses them (with `bits32`, the one difference: [`k_table`]'s stack).
+pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
     let mut code = vec![
         imm(&[0xbe], a.template, |v| {
             format!("mov esi, {v:#x} ; the template: (skip, count, bytes)...")
@@ -74,16 +84,86 @@ pub fn listing(a: &Addresses) -> Vec<Insn> {
             format!("mov ecx, {v} ; the program's length")
         }),
         Insn::new(&[0xf3, 0xa4], "rep movsb"),
+    ];
+    code.extend(k_table(a.k, bits32));
+    code.extend([
         imm(&[0xbe], a.layer, |v| {
             format!("mov esi, {v:#x} ; the layer tar, then its padding")
         }),
         imm(&[0xbd], a.h, |v| {
             format!("mov ebp, {v:#x} ; H, words in reverse order")
         }),
-    ];
+    ]);
     code.extend(sha256(a.w, a.k, a.sha_end));
     code.extend(hex(a.hex));
-    code.extend(write_exit(a.out, a.out_len));
+    code
+}
+
+/// K (FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of
+/// the first 64 primes), computed into `k` rather than carried: 74 bytes of code instead
+/// of 256 of table. Primes by trial division; ∛n = ((2^(log₂n / 12))²)² on the x87
+/// (f2xm1 takes |x| ≤ 1, and log₂n / 12 < 0.7 for n ≤ 311), times 2³² by fscale, and
+/// fisttp (truncating) to a quadword whose low half is the fraction. The tests check all
+/// 64 words against [`super::K`], natively and under qemu. Uses eax, ebx (0 on entry), ecx,
+/// edx, edi and 16 bytes of stack it leaves there; ends with ecx = 1.
+///
+/// In 32-bit mode a push is 4 bytes, so n is pushed twice: fisttp's quadword then covers
+/// two copies of n and 12 stays at [esp+8].
+pub fn k_table(k: u32, bits32: bool) -> Vec<Insn> {
+    let mut code = vec![
+        Insn::new(&[0x6a, 0x0c], "push 12 ; [rsp] = 12 from here on"),
+        Insn::new(&[0x6a, 0x20], "push 32"),
+        Insn::new(
+            &[0xdb, 0x04, 0x24],
+            "fild dword [rsp] ; st0 = 32, the stack's floor",
+        ),
+        Insn::new(&[0x58], "pop rax"),
+        imm(&[0xbf], k, |v| format!("mov edi, {v:#x} ; K")),
+        Insn::new(&[0xff, 0xc3], "inc ebx ; n = 1"),
+        // next:
+        Insn::new(&[0xff, 0xc3], "inc ebx ; the next n"),
+        Insn::new(&[0x89, 0xd9], "mov ecx, ebx"),
+        // trial:
+        Insn::new(&[0xff, 0xc9], "dec ecx ; divisors n-1 down to 2"),
+        Insn::new(&[0x83, 0xf9, 0x01], "cmp ecx, 1"),
+        Insn::new(&[0x74, 0x0b], "je prime"),
+        Insn::new(&[0x89, 0xd8], "mov eax, ebx"),
+        Insn::new(&[0x99], "cdq ; edx = 0"),
+        Insn::new(&[0xf7, 0xf1], "div ecx"),
+        Insn::new(&[0x85, 0xd2], "test edx, edx"),
+        Insn::new(&[0x75, 0xf0], "jne trial"),
+        Insn::new(&[0xeb, 0xea], "jmp next ; not a prime"),
+        // prime:
+    ];
+    if bits32 {
+        code.push(Insn::new(&[0x53], "push rbx"));
+    }
+    code.extend([
+        Insn::new(&[0x53], "push rbx ; [rsp] = n, [rsp+8] = 12"),
+        Insn::new(&[0xd9, 0xe8], "fld1"),
+        Insn::new(&[0xdb, 0x04, 0x24], "fild dword [rsp]"),
+        Insn::new(&[0xd9, 0xf1], "fyl2x ; log2 n"),
+        Insn::new(&[0xda, 0x74, 0x24, 0x08], "fidiv dword [rsp+8] ; / 12"),
+        Insn::new(&[0xd9, 0xf0], "f2xm1"),
+        Insn::new(&[0xd9, 0xe8], "fld1"),
+        Insn::new(&[0xde, 0xc1], "faddp ; n^(1/12)"),
+        Insn::new(&[0xdc, 0xc8], "fmul st0, st0 ; n^(1/6)"),
+        Insn::new(&[0xdc, 0xc8], "fmul st0, st0 ; n^(1/3)"),
+        Insn::new(&[0xd9, 0xfd], "fscale ; * 2^32"),
+        Insn::new(&[0xdd, 0x0c, 0x24], "fisttp qword [rsp]"),
+        Insn::new(&[0x58], "pop rax ; eax = the fraction's first 32 bits"),
+    ]);
+    if bits32 {
+        code.push(Insn::new(&[0x5a], "pop rdx"));
+    }
+    let back = if bits32 { 0xc3 } else { 0xc5 };
+    code.extend([
+        Insn::new(&[0xab], "stosd"),
+        imm(&[0x81, 0xff], k + 256, |v| {
+            format!("cmp edi, {v:#x} ; 64 words?")
+        }),
+        Insn::new(&[0x72, back], "jb next"),
+    ]);
     code
 }
 
@@ -246,7 +326,7 @@ pub fn write_exit(out: u32, len: u32) -> Vec<Insn> {
         Insn::new(&[0x7e, 0x08], "jle exit"),
         Insn::new(&[0x01, 0xc6], "add esi, eax"),
         Insn::new(&[0x29, 0xc2], "sub edx, eax"),
-        Insn::new(&[0x75, 0xef], "jnz write"),
+        Insn::new(&[0x75, 0xef], "jne write"),
         Insn::new(&[0x31, 0xff], "xor edi, edi"),
         // exit:
         Insn::new(&[0x6a, 0x3c], "push 60"),
@@ -315,21 +395,23 @@ fn headers(fit: Fit, file_len: usize, memsz: u32, entry: usize) -> Fields {
     f
 }
 
-/// K as the listing reads it (little-endian words), then H0 in reverse word order.
+/// H0 in reverse word order, as [`sha256`] keeps H.
 fn constants() -> Vec<u8> {
-    let mut data: Vec<u8> = K.iter().flat_map(|k| k.to_le_bytes()).collect();
-    data.extend(H0.iter().rev().flat_map(|h| h.to_le_bytes()));
-    data
+    H0.iter().rev().flat_map(|h| h.to_le_bytes()).collect()
 }
 
 /// A file: headers, `code`, then `data`; `code` gets the address of `data`.
-fn file(
+pub(super) fn file(
+    platform: Platform,
     fit: Fit,
     data: &[u8],
     memsz: impl Fn(u32) -> u32,
     code: impl Fn(u32) -> Vec<Insn>,
 ) -> Payload {
-    let entry = header_len(fit);
+    let (entry, headers): (usize, fn(Fit, usize, u32, usize) -> Fields) = match platform {
+        Platform::I386 => (super::i386::header_len(fit), super::i386::headers),
+        _ => (header_len(fit), headers),
+    };
     let data_at = entry + code_len(&code(0));
     let file_len = data_at + data.len();
     let mut bytes = vec![0; file_len];
@@ -348,15 +430,26 @@ fn file(
 
 /// The quine's file for `fit`, printing `output`.
 pub fn quine(fit: Fit, output: &Output) -> Payload {
+    quine_on(Platform::Amd64, fit, output, listing)
+}
+
+/// The quine's file on amd64 or 386 (`listing` is the platform's).
+pub(super) fn quine_on(
+    platform: Platform,
+    fit: Fit,
+    output: &Output,
+    listing: fn(&Addresses) -> Vec<Insn>,
+) -> Payload {
     let mut data = constants();
     let template_at = data.len() as u32;
     data.extend(output.template());
     let data_len = data.len() as u32;
     let w = OUT + output.fixed.len() as u32;
     file(
+        platform,
         fit,
         &data,
-        |_| w + SCRATCH,
+        |_| w + SCRATCH + K_LEN,
         |data_at| {
             listing(&Addresses {
                 template: data_at + template_at,
@@ -368,8 +461,8 @@ pub fn quine(fit: Fit, output: &Output) -> Payload {
                 layer: OUT + output.layer_at as u32,
                 sha_end: OUT + output.fixed.len() as u32,
                 w,
-                k: data_at,
-                h: data_at + 4 * K.len() as u32,
+                k: w + SCRATCH,
+                h: data_at,
                 hex: OUT + output.hex_at as u32,
                 out_len: output.len as u32,
             })
@@ -388,14 +481,17 @@ pub fn sha256_test(message: &[u8]) -> Payload {
     let data_len = data.len() as u32;
     let scratch = |file_end: u32| file_end.next_multiple_of(64);
     file(
+        Platform::Amd64,
         Fit::Portable,
         &data,
-        |end| scratch(end) + 64 + SCRATCH,
+        |end| scratch(end) + 64 + SCRATCH + K_LEN,
         |data_at| {
             let end = data_at + data_len;
             let hex_at = scratch(end);
-            let mut code = sha256_test_head(data_at + message_at, data_at + 4 * K.len() as u32);
-            code.extend(sha256(hex_at + 64, data_at, end));
+            let k = hex_at + 64 + SCRATCH;
+            let mut code = k_table(k, false);
+            code.extend(sha256_test_head(data_at + message_at, data_at));
+            code.extend(sha256(hex_at + 64, k, end));
             code.extend(hex(hex_at));
             code.extend(write_exit(hex_at, 64));
             code

@@ -28,6 +28,7 @@
 //! and writes the whole output with `write` (again after a short write), then `exit`s.
 
 pub mod amd64;
+pub mod i386;
 
 use crate::arch::Insn;
 use crate::elf::{Payload, Placed};
@@ -67,7 +68,7 @@ pub const PROGRAM_MODE: u32 = 0o755;
 /// Why a quine cannot be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QuineError {
-    #[error("no quine for {0} yet (amd64 only)")]
+    #[error("no quine for {0} yet (linux/amd64 and linux/386 only)")]
     Platform(Platform),
     #[error("the image reference `{0}` does not fit in a quine's manifest")]
     Tag(String),
@@ -287,6 +288,7 @@ pub fn build(
 ) -> Result<Quine, QuineError> {
     let build = match platform {
         Platform::Amd64 => amd64::quine,
+        Platform::I386 => i386::quine,
         p => return Err(QuineError::Platform(p)),
     };
     // The program's length fixes the output, whose template is part of the program: start
