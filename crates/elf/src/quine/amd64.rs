@@ -400,6 +400,9 @@ fn constants() -> Vec<u8> {
     H0.iter().rev().flat_map(|h| h.to_le_bytes()).collect()
 }
 
+/// The ELF and program headers of a file: (fit, file length, p_memsz, entry offset).
+type Headers = fn(Fit, usize, u32, usize) -> Fields;
+
 /// A file: headers, `code`, then `data`; `code` gets the address of `data`.
 pub(super) fn file(
     platform: Platform,
@@ -408,7 +411,7 @@ pub(super) fn file(
     memsz: impl Fn(u32) -> u32,
     code: impl Fn(u32) -> Vec<Insn>,
 ) -> Payload {
-    let (entry, headers): (usize, fn(Fit, usize, u32, usize) -> Fields) = match platform {
+    let (entry, headers): (usize, Headers) = match platform {
         Platform::I386 => (super::i386::header_len(fit), super::i386::headers),
         _ => (header_len(fit), headers),
     };
