@@ -82,8 +82,7 @@ Examples:
         #[command(flatten)]
         build: BuildArgs,
     },
-    /// An image that prints itself: its container writes to stdout the docker archive
-    /// it was loaded from (issue #12).
+    /// An image that prints itself: the docker archive it was loaded from (a quine).
     ///
     /// `docker load` of what it prints gives the same image (same ID, same tag), which
     /// prints the same bytes again; `--compression none` writes exactly those bytes. The

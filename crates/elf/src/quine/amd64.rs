@@ -80,9 +80,14 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
         imm(&[0xbf], a.program, |v| {
             format!("mov edi, {v:#x} ; their place in the layer")
         }),
-        imm(&[0xb9], a.program_len, |v| {
-            format!("mov ecx, {v} ; the program's length")
-        }),
+        {
+            let [l0, l1, ..] = a.program_len.to_le_bytes();
+            let v = a.program_len;
+            Insn::new(
+                &[0x66, 0xb9, l0, l1],
+                format!("mov cx, {v} ; the program's length (ecx is 0 after rep movsb)"),
+            )
+        },
         Insn::new(&[0xf3, 0xa4], "rep movsb"),
     ];
     code.extend(k_table(a.k, bits32));
@@ -448,7 +453,7 @@ pub(super) fn quine_on(
     data.extend(output.template());
     let data_len = data.len() as u32;
     let w = OUT + output.fixed.len() as u32;
-    file(
+    let payload = file(
         platform,
         fit,
         &data,
@@ -470,7 +475,10 @@ pub(super) fn quine_on(
                 out_len: output.len as u32,
             })
         },
-    )
+    );
+    // A tag is at most 255 bytes, so the file (under 1.2 KiB) never reaches the output.
+    assert!(payload.bytes.len() <= (OUT - BASE) as usize);
+    payload
 }
 
 /// A program that writes the 64 hex digits of the SHA-256 of `message` and exits: the
