@@ -369,3 +369,30 @@ fn podman_loads_the_same_image() {
         }
     }
 }
+
+/// Every quine payload's bytes, pinned in tests/golden/quine.txt (`SMIDGE_BLESS=1` rewrites
+/// it), with the size of the gzip archive smidge writes and of what the program prints.
+#[test]
+fn quine_bytes_are_pinned() {
+    let path = format!("{}/tests/golden/quine.txt", env!("CARGO_MANIFEST_DIR"));
+    let mut text = String::new();
+    for (platform, name, _, fit) in targets() {
+        let payload = smidge_quine(name, fit, &["--format", "elf"]);
+        let gzip = smidge_quine(name, fit, &["--compression", "gzip"]).len();
+        let printed = generation0(name, fit, "smidge/quine:latest").len();
+        text.push_str(&format!(
+            "quine {platform} {fit} {} gzip={gzip} printed={printed} {}\n",
+            payload.len(),
+            hex::encode(&payload)
+        ));
+    }
+    if std::env::var("SMIDGE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (SMIDGE_BLESS=1 writes it)"));
+    assert_eq!(
+        golden, text,
+        "quine changed; if intended, rerun with SMIDGE_BLESS=1"
+    );
+}
