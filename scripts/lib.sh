@@ -31,6 +31,7 @@ SMIDGE_APT_PACKAGES=(
 	nginx-light     # issue #6: scripts/bench serves the same body with nginx, side by side with `serve`
 	chromium        # issue #11: headless Chromium renders `smidge explain`'s SVG and HTML to PNG
 	tinyproxy       # issue #13: the HTTPS proxy in front of a registry (its log shows the CONNECT)
+	strace          # issue #12: `strace -f` shows the quine calls only write and exit
 	gcc             # rustc links through cc
 	libc6-dev       # crt files and libc for linking the test binaries
 )

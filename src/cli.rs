@@ -82,6 +82,21 @@ Examples:
         #[command(flatten)]
         build: BuildArgs,
     },
+    /// An image that prints itself: the docker archive it was loaded from (a quine).
+    ///
+    /// `docker load` of what it prints gives the same image (same ID, same tag), which
+    /// prints the same bytes again; `--compression none` writes exactly those bytes. The
+    /// program computes its layer's SHA-256 at run time and calls only write and exit.
+    /// --format docker (or elf, the program alone); amd64 and 386 for now.
+    #[command(after_help = "\
+Examples:
+  smidge quine -o quine.tar.gz && docker load -i quine.tar.gz
+  docker run --rm smidge/quine | docker load        # the same image ID again
+  smidge quine --compression none -o q.tar && docker run --rm smidge/quine | cmp - q.tar")]
+    Quine {
+        #[command(flatten)]
+        build: BuildArgs,
+    },
     /// Pack your own static program, or a folder, into the smallest FROM-scratch image.
     ///
     /// A single file becomes /<name> (or --dest), its mode kept; the entrypoint defaults to

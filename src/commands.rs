@@ -418,6 +418,52 @@ pub fn push(
     deliver(&source.set, reference, &settings)
 }
 
+/// `smidge quine`: the self-printing image, written as the docker archive its container
+/// prints (compressed as asked), or its program alone (`--format elf`).
+pub fn quine(build: &BuildArgs) -> Result<()> {
+    use smidge::codec::tar::UstarHeader;
+    let platform = match platforms(&build.target)?[..] {
+        [p] => p,
+        _ => return usage("a quine is one platform's image: give one --platform"),
+    };
+    let settings = Settings::resolve(&build.out, 1, None)?;
+    let Delivery::Write {
+        format,
+        output,
+        compression,
+        shell_line,
+        ..
+    } = &settings.delivery
+    else {
+        return usage("--push: a quine is written as the archive it prints; push that archive with `smidge push`");
+    };
+    if !matches!(format, Format::Docker | Format::Elf) || *shell_line {
+        return usage(
+            "a quine prints a docker archive: use --format docker (or elf), without --base64",
+        );
+    }
+    let header = |name: &str, mode: u32, size: u64| {
+        UstarHeader::member(name, mode, 0, size)
+            .expect("the quine's member names and sizes fit a ustar header")
+            .to_block()
+    };
+    let quine = smidge::quine::build(
+        platform,
+        build.target.fit,
+        &settings.tag_or("quine").repo_tag(),
+        &header,
+    )
+    .map_err(|e| Usage(e.to_string()))?;
+    if *format == Format::Elf {
+        return write_elf(&settings, &quine.payload.bytes);
+    }
+    let target = match output {
+        Some(p) => output::Output::File(p.clone()),
+        None => output::Output::Stdout,
+    };
+    output::write_all(&target, &compression.compress(&quine.generation0), 0o644).map_err(lib)
+}
+
 /// `smidge completions SHELL`.
 pub fn completions(shell: clap_complete::Shell) -> Result<()> {
     use clap::CommandFactory;

@@ -30,6 +30,6 @@
 //! # }
 //! ```
 
-pub use smidge_elf::{arch, elf, platform, program, wrap, Fit, Platform, Program};
+pub use smidge_elf::{arch, elf, platform, program, quine, wrap, Fit, Platform, Program};
 pub use smidge_explain as explain;
 pub use smidge_image::{codec, dest, image, pack, progress, registry, source};

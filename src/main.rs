@@ -78,6 +78,7 @@ fn run(cli: Cli) -> Result<()> {
             let (program, stdin) = commands::serve(args)?;
             commands::build(program, &build, stdin)
         }
+        Command::Quine { build } => commands::quine(&build),
         Command::Pack(args) => commands::pack(&args),
         Command::Wrap {
             code,

@@ -21,6 +21,7 @@ mod pack;
 mod payloads;
 mod pipeline;
 mod push_cli;
+mod quine;
 mod registry;
 mod serve;
 mod snapshots;

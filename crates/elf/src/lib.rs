@@ -14,6 +14,7 @@ pub mod arch;
 pub mod elf;
 pub mod platform;
 pub mod program;
+pub mod quine;
 pub mod wrap;
 
 pub use elf::Fit;

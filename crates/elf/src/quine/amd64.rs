@@ -1,0 +1,522 @@
+//! The quine on x86-64: the listing, and SHA-256 (FIPS 180-4) as its own listing.
+//!
+//! Addresses are below 4 GiB, so 32-bit registers address memory (a write to a 32-bit
+//! register clears the upper half). Linux starts the program with every register but rsp
+//! zero (see [`crate::arch::amd64`]), which the first loop relies on: eax and ecx are zero.
+
+use super::{code_len, place, Output, H0};
+use crate::arch::Insn;
+use crate::elf::layout::Fields;
+use crate::elf::machine::machine;
+use crate::elf::spec::*;
+use crate::elf::{Payload, Placed};
+use crate::{Fit, Platform};
+
+/// The load address of the file.
+pub const BASE: u32 = 0x1_0000;
+/// Where the output is built, in the zero-filled memory after the file.
+pub const OUT: u32 = BASE + 0x1000;
+/// Scratch memory [`sha256`] needs: W[0..64] and the working variables (72 words).
+pub const SCRATCH: u32 = 64 * 4 + 72 * 4;
+/// The length of K, which [`k_table`] computes into the scratch memory after [`SCRATCH`].
+pub const K_LEN: u32 = 64 * 4;
+
+/// An instruction ending in a 32-bit immediate (or absolute address) `v`.
+fn imm(op: &[u8], v: u32, asm: impl Fn(u32) -> String) -> Insn {
+    let mut bytes = op.to_vec();
+    bytes.extend_from_slice(&v.to_le_bytes());
+    Insn::new(&bytes, asm(v))
+}
+
+/// The addresses (and lengths) the quine's listing uses.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Addresses {
+    pub template: u32,
+    pub template_end: u32,
+    pub out: u32,
+    pub base: u32,
+    pub program: u32,
+    pub program_len: u32,
+    pub layer: u32,
+    pub sha_end: u32,
+    pub w: u32,
+    pub k: u32,
+    pub h: u32,
+    pub hex: u32,
+    pub out_len: u32,
+}
+
+/// The quine: the template into the output, our own bytes into the layer, SHA-256 of the
+/// layer, its hex into the config, then write and exit.
+pub fn listing(a: &Addresses) -> Vec<Insn> {
+    let mut code = body(a, false);
+    code.extend(write_exit(a.out, a.out_len));
+    code
+}
+
+/// Everything but the write: the same bytes mean the same in 32-bit mode, where
+/// [`super::i386`] uses them (with `bits32`, the one difference: [`k_table`]'s stack).
+pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
+    let mut code = vec![
+        imm(&[0xbe], a.template, |v| {
+            format!("mov esi, {v:#x} ; the template: (skip, count, bytes)...")
+        }),
+        imm(&[0xbf], a.out, |v| {
+            format!("mov edi, {v:#x} ; the output, zero-filled")
+        }),
+        // tmpl:
+        Insn::new(&[0xac], "lodsb"),
+        Insn::new(&[0x01, 0xc7], "add edi, eax"),
+        Insn::new(&[0xac], "lodsb"),
+        Insn::new(&[0x91], "xchg ecx, eax"),
+        Insn::new(&[0xf3, 0xa4], "rep movsb"),
+        imm(&[0x81, 0xfe], a.template_end, |v| {
+            format!("cmp esi, {v:#x} ; end of the template")
+        }),
+        Insn::new(&[0x72, 0xf1], "jb tmpl"),
+        imm(&[0xbe], a.base, |v| {
+            format!("mov esi, {v:#x} ; our own bytes, as the loader mapped them")
+        }),
+        imm(&[0xbf], a.program, |v| {
+            format!("mov edi, {v:#x} ; their place in the layer")
+        }),
+        {
+            let [l0, l1, ..] = a.program_len.to_le_bytes();
+            let v = a.program_len;
+            Insn::new(
+                &[0x66, 0xb9, l0, l1],
+                format!("mov cx, {v} ; the program's length (ecx is 0 after rep movsb)"),
+            )
+        },
+        Insn::new(&[0xf3, 0xa4], "rep movsb"),
+    ];
+    code.extend(k_table(a.k, bits32));
+    code.extend([
+        imm(&[0xbe], a.layer, |v| {
+            format!("mov esi, {v:#x} ; the layer tar, then its padding")
+        }),
+        imm(&[0xbd], a.h, |v| {
+            format!("mov ebp, {v:#x} ; H, words in reverse order")
+        }),
+    ]);
+    code.extend(sha256(a.w, a.k, a.sha_end));
+    code.extend(hex(a.hex));
+    code
+}
+
+/// K (FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of
+/// the first 64 primes), computed into `k` rather than carried: 74 bytes of code instead
+/// of 256 of table. Primes by trial division; ∛n = ((2^(log₂n / 12))²)² on the x87
+/// (f2xm1 takes |x| ≤ 1, and log₂n / 12 < 0.7 for n ≤ 311), times 2³² by fscale, and
+/// fisttp (truncating) to a quadword whose low half is the fraction. The tests check all
+/// 64 words against [`super::K`], natively and under qemu. Uses eax, ebx (0 on entry), ecx,
+/// edx, edi and 16 bytes of stack it leaves there; ends with ecx = 1.
+///
+/// In 32-bit mode a push is 4 bytes, so n is pushed twice: fisttp's quadword then covers
+/// two copies of n and 12 stays at [esp+8].
+pub fn k_table(k: u32, bits32: bool) -> Vec<Insn> {
+    let mut code = vec![
+        Insn::new(&[0x6a, 0x0c], "push 12 ; [rsp] = 12 from here on"),
+        Insn::new(&[0x6a, 0x20], "push 32"),
+        Insn::new(
+            &[0xdb, 0x04, 0x24],
+            "fild dword [rsp] ; st0 = 32, the stack's floor",
+        ),
+        Insn::new(&[0x58], "pop rax"),
+        imm(&[0xbf], k, |v| format!("mov edi, {v:#x} ; K")),
+        Insn::new(&[0xff, 0xc3], "inc ebx ; n = 1"),
+        // next:
+        Insn::new(&[0xff, 0xc3], "inc ebx ; the next n"),
+        Insn::new(&[0x89, 0xd9], "mov ecx, ebx"),
+        // trial:
+        Insn::new(&[0xff, 0xc9], "dec ecx ; divisors n-1 down to 2"),
+        Insn::new(&[0x83, 0xf9, 0x01], "cmp ecx, 1"),
+        Insn::new(&[0x74, 0x0b], "je prime"),
+        Insn::new(&[0x89, 0xd8], "mov eax, ebx"),
+        Insn::new(&[0x99], "cdq ; edx = 0"),
+        Insn::new(&[0xf7, 0xf1], "div ecx"),
+        Insn::new(&[0x85, 0xd2], "test edx, edx"),
+        Insn::new(&[0x75, 0xf0], "jne trial"),
+        Insn::new(&[0xeb, 0xea], "jmp next ; not a prime"),
+        // prime:
+    ];
+    if bits32 {
+        code.push(Insn::new(&[0x53], "push rbx"));
+    }
+    code.extend([
+        Insn::new(&[0x53], "push rbx ; [rsp] = n, [rsp+8] = 12"),
+        Insn::new(&[0xd9, 0xe8], "fld1"),
+        Insn::new(&[0xdb, 0x04, 0x24], "fild dword [rsp]"),
+        Insn::new(&[0xd9, 0xf1], "fyl2x ; log2 n"),
+        Insn::new(&[0xda, 0x74, 0x24, 0x08], "fidiv dword [rsp+8] ; / 12"),
+        Insn::new(&[0xd9, 0xf0], "f2xm1"),
+        Insn::new(&[0xd9, 0xe8], "fld1"),
+        Insn::new(&[0xde, 0xc1], "faddp ; n^(1/12)"),
+        Insn::new(&[0xdc, 0xc8], "fmul st0, st0 ; n^(1/6)"),
+        Insn::new(&[0xdc, 0xc8], "fmul st0, st0 ; n^(1/3)"),
+        Insn::new(&[0xd9, 0xfd], "fscale ; * 2^32"),
+        Insn::new(&[0xdd, 0x0c, 0x24], "fisttp qword [rsp]"),
+        Insn::new(&[0x58], "pop rax ; eax = the fraction's first 32 bits"),
+    ]);
+    if bits32 {
+        code.push(Insn::new(&[0x5a], "pop rdx"));
+    }
+    let back = if bits32 { 0xc3 } else { 0xc5 };
+    code.extend([
+        Insn::new(&[0xab], "stosd"),
+        imm(&[0x81, 0xff], k + 256, |v| {
+            format!("cmp edi, {v:#x} ; 64 words?")
+        }),
+        Insn::new(&[0x72, back], "jb next"),
+    ]);
+    code
+}
+
+/// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from esi to `end` (whole 64-byte
+/// blocks) into H at ebp: eight words in reverse order (H7 first), initially
+/// [`H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
+/// and on exit.
+///
+/// W is computed for the block first. The working variables live in a window that slides
+/// up one word a round (a at ebx, b at ebx-4, …, h at ebx-28): a round writes the new `a`
+/// above the window and adds T1 to `d` in place, which becomes the new `e`; nothing else
+/// moves. That is why H is kept in reverse order: it is the window's first position.
+/// Σ1(e) = ROTR6(e ⊕ ROTR5(e ⊕ ROTR14 e)), Σ0(a) = ROTR2(a ⊕ ROTR11(a ⊕ ROTR9 a)),
+/// σ1(x) = ROTR17(x ⊕ ROTR2 x) ⊕ x≫10, σ0(x) = ROTR7(x ⊕ ROTR11 x) ⊕ x≫3,
+/// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
+pub fn sha256(w: u32, k: u32, end: u32) -> Vec<Insn> {
+    let a = Addresses {
+        w,
+        k,
+        sha_end: end,
+        ..Addresses::default()
+    };
+    vec![
+        // block:
+        imm(&[0xbf], a.w, |v| {
+            format!("mov edi, {v:#x} ; W[0..64], then the working variables")
+        }),
+        Insn::new(&[0xb1, 0x10], "mov cl, 16"),
+        // load:
+        Insn::new(&[0xad], "lodsd"),
+        Insn::new(&[0x0f, 0xc8], "bswap eax"),
+        Insn::new(&[0xab], "stosd"),
+        Insn::new(&[0xe2, 0xfa], "loop load"),
+        Insn::new(&[0x56], "push rsi"),
+        Insn::new(&[0xb1, 0x30], "mov cl, 48"),
+        // sched:
+        Insn::new(&[0x8b, 0x47, 0xf8], "mov eax, [rdi-8]"),
+        Insn::new(&[0x89, 0xc2], "mov edx, eax"),
+        Insn::new(&[0xc1, 0xca, 0x02], "ror edx, 2"),
+        Insn::new(&[0x31, 0xc2], "xor edx, eax"),
+        Insn::new(&[0xc1, 0xca, 0x11], "ror edx, 17"),
+        Insn::new(&[0xc1, 0xe8, 0x0a], "shr eax, 10"),
+        Insn::new(&[0x31, 0xd0], "xor eax, edx"),
+        Insn::new(&[0x03, 0x47, 0xe4], "add eax, [rdi-28]"),
+        Insn::new(&[0x03, 0x47, 0xc0], "add eax, [rdi-64]"),
+        Insn::new(&[0x8b, 0x57, 0xc4], "mov edx, [rdi-60]"),
+        Insn::new(&[0x89, 0xd6], "mov esi, edx"),
+        Insn::new(&[0xc1, 0xce, 0x0b], "ror esi, 11"),
+        Insn::new(&[0x31, 0xd6], "xor esi, edx"),
+        Insn::new(&[0xc1, 0xce, 0x07], "ror esi, 7"),
+        Insn::new(&[0xc1, 0xea, 0x03], "shr edx, 3"),
+        Insn::new(&[0x31, 0xf2], "xor edx, esi"),
+        Insn::new(&[0x01, 0xd0], "add eax, edx"),
+        Insn::new(&[0xab], "stosd"),
+        Insn::new(&[0xe2, 0xd1], "loop sched"),
+        Insn::new(&[0x89, 0xee], "mov esi, ebp"),
+        Insn::new(&[0xb1, 0x08], "mov cl, 8"),
+        Insn::new(&[0xf3, 0xa5], "rep movsd"),
+        Insn::new(&[0x8d, 0x5f, 0xfc], "lea ebx, [rdi-4]"),
+        imm(&[0xbe], a.k, |v| format!("mov esi, {v:#x} ; K")),
+        Insn::new(&[0xb1, 0x40], "mov cl, 64"),
+        // round:
+        Insn::new(&[0xad], "lodsd"),
+        Insn::new(&[0x03, 0x83, 0xe4, 0xfe, 0xff, 0xff], "add eax, [rbx-284]"),
+        Insn::new(&[0x03, 0x43, 0xe4], "add eax, [rbx-28]"),
+        Insn::new(&[0x8b, 0x53, 0xf0], "mov edx, [rbx-16]"),
+        Insn::new(&[0x8b, 0x7b, 0xec], "mov edi, [rbx-20]"),
+        Insn::new(&[0x33, 0x7b, 0xe8], "xor edi, [rbx-24]"),
+        Insn::new(&[0x21, 0xd7], "and edi, edx"),
+        Insn::new(&[0x33, 0x7b, 0xe8], "xor edi, [rbx-24]"),
+        Insn::new(&[0x01, 0xf8], "add eax, edi"),
+        Insn::new(&[0x89, 0xd7], "mov edi, edx"),
+        Insn::new(&[0xc1, 0xcf, 0x0e], "ror edi, 14"),
+        Insn::new(&[0x31, 0xd7], "xor edi, edx"),
+        Insn::new(&[0xc1, 0xcf, 0x05], "ror edi, 5"),
+        Insn::new(&[0x31, 0xd7], "xor edi, edx"),
+        Insn::new(&[0xc1, 0xcf, 0x06], "ror edi, 6"),
+        Insn::new(&[0x01, 0xf8], "add eax, edi"),
+        Insn::new(&[0x01, 0x43, 0xf4], "add [rbx-12], eax"),
+        Insn::new(&[0x8b, 0x13], "mov edx, [rbx]"),
+        Insn::new(&[0x89, 0xd7], "mov edi, edx"),
+        Insn::new(&[0xc1, 0xcf, 0x09], "ror edi, 9"),
+        Insn::new(&[0x31, 0xd7], "xor edi, edx"),
+        Insn::new(&[0xc1, 0xcf, 0x0b], "ror edi, 11"),
+        Insn::new(&[0x31, 0xd7], "xor edi, edx"),
+        Insn::new(&[0xc1, 0xcf, 0x02], "ror edi, 2"),
+        Insn::new(&[0x01, 0xf8], "add eax, edi"),
+        Insn::new(&[0x8b, 0x7b, 0xfc], "mov edi, [rbx-4]"),
+        Insn::new(&[0x31, 0xfa], "xor edx, edi"),
+        Insn::new(&[0x33, 0x7b, 0xf8], "xor edi, [rbx-8]"),
+        Insn::new(&[0x21, 0xfa], "and edx, edi"),
+        Insn::new(&[0x33, 0x53, 0xfc], "xor edx, [rbx-4]"),
+        Insn::new(&[0x01, 0xd0], "add eax, edx"),
+        Insn::new(&[0x83, 0xc3, 0x04], "add ebx, 4"),
+        Insn::new(&[0x89, 0x03], "mov [rbx], eax"),
+        Insn::new(&[0xe2, 0xa9], "loop round"),
+        Insn::new(&[0x8d, 0x73, 0xe4], "lea esi, [rbx-28]"),
+        Insn::new(&[0x89, 0xef], "mov edi, ebp"),
+        Insn::new(&[0xb1, 0x08], "mov cl, 8"),
+        // addh:
+        Insn::new(&[0xad], "lodsd"),
+        Insn::new(&[0x01, 0x07], "add [rdi], eax"),
+        Insn::new(&[0xaf], "scasd"),
+        Insn::new(&[0xe2, 0xfa], "loop addh"),
+        Insn::new(&[0x5e], "pop rsi"),
+        imm(&[0x81, 0xfe], a.sha_end, |v| {
+            format!("cmp esi, {v:#x} ; past the last block?")
+        }),
+        Insn::new(&[0x0f, 0x82, 0x40, 0xff, 0xff, 0xff], "jb block"),
+    ]
+}
+
+/// The 64 lowercase hex digits of the digest in H (reversed words, at ebp) to `dst`.
+pub fn hex(dst: u32) -> Vec<Insn> {
+    let a = Addresses {
+        hex: dst,
+        ..Addresses::default()
+    };
+    vec![
+        imm(&[0xbf], a.hex, |v| {
+            format!("mov edi, {v:#x} ; the digest's place in the config")
+        }),
+        Insn::new(&[0xb1, 0x08], "mov cl, 8"),
+        // hexw:
+        Insn::new(&[0x8b, 0x54, 0x8d, 0xfc], "mov edx, [rbp+rcx*4-4]"),
+        Insn::new(&[0x51], "push rcx"),
+        Insn::new(&[0xb1, 0x08], "mov cl, 8"),
+        // nib:
+        Insn::new(&[0xc1, 0xc2, 0x04], "rol edx, 4"),
+        Insn::new(&[0x88, 0xd0], "mov al, dl"),
+        Insn::new(&[0x24, 0x0f], "and al, 15"),
+        Insn::new(&[0x3c, 0x0a], "cmp al, 10"),
+        Insn::new(&[0x72, 0x02], "jb digit"),
+        Insn::new(&[0x04, 0x27], "add al, 39 ; to 'a' for 10"),
+        // digit:
+        Insn::new(&[0x04, 0x30], "add al, 48 ; '0'"),
+        Insn::new(&[0xaa], "stosb"),
+        Insn::new(&[0xe2, 0xee], "loop nib"),
+        Insn::new(&[0x59], "pop rcx"),
+        Insn::new(&[0xe2, 0xe4], "loop hexw"),
+    ]
+}
+
+/// write(1, out, len), again after a short write, then exit(0) (exit(1) if write fails).
+pub fn write_exit(out: u32, len: u32) -> Vec<Insn> {
+    let a = Addresses {
+        out,
+        out_len: len,
+        ..Addresses::default()
+    };
+    vec![
+        imm(&[0xbe], a.out, |v| format!("mov esi, {v:#x} ; the output")),
+        imm(&[0xba], a.out_len, |v| format!("mov edx, {v} ; its length")),
+        // write:
+        Insn::new(&[0x6a, 0x01], "push 1"),
+        Insn::new(&[0x58], "pop rax"),
+        Insn::new(&[0x89, 0xc7], "mov edi, eax"),
+        Insn::new(&[0x0f, 0x05], "syscall"),
+        Insn::new(&[0x85, 0xc0], "test eax, eax"),
+        Insn::new(&[0x7e, 0x08], "jle exit"),
+        Insn::new(&[0x01, 0xc6], "add esi, eax"),
+        Insn::new(&[0x29, 0xc2], "sub edx, eax"),
+        Insn::new(&[0x75, 0xef], "jne write"),
+        Insn::new(&[0x31, 0xff], "xor edi, edi"),
+        // exit:
+        Insn::new(&[0x6a, 0x3c], "push 60"),
+        Insn::new(&[0x58], "pop rax"),
+        Insn::new(&[0x0f, 0x05], "syscall"),
+    ]
+}
+
+/// How long the headers of `fit` are: 64 + 56 (portable), or 56 + 56 where the program
+/// header starts at e_phnum (kernel).
+fn header_len(fit: Fit) -> usize {
+    match fit {
+        Fit::Portable => ehdr64::SIZE + phdr64::SIZE,
+        Fit::Kernel => ehdr64::E_PHNUM + phdr64::SIZE,
+    }
+}
+
+/// e_shnum and e_shstrndx (not in the spec module's list, which stops at e_shentsize).
+const E_SHNUM: usize = 60;
+const E_SHSTRNDX: usize = 62;
+
+/// The ELF header and the one program header: one read-write-execute PT_LOAD of the whole
+/// file at [`BASE`], `memsz` bytes (the rest zero-filled). In the kernel fit the program
+/// header starts at e_phnum: p_type = e_phnum | e_shentsize << 16 = 1 (PT_LOAD) and
+/// p_flags = e_shnum | e_shstrndx << 16 = 7 (the kernel reads no section header).
+fn headers(fit: Fit, file_len: usize, memsz: u32, entry: usize) -> Fields {
+    use ehdr64::*;
+    use phdr64::*;
+    let m = machine(Platform::Amd64);
+    let mut f = Fields::new(&m);
+    let ph = match fit {
+        Fit::Portable => ehdr64::SIZE,
+        Fit::Kernel => E_PHNUM,
+    };
+    let flags = PF_R | PF_W | PF_X;
+    f.e_ident(&m);
+    f.u16(E_TYPE, "e_type", ET_EXEC);
+    f.u16(E_MACHINE, "e_machine", m.e_machine);
+    f.u32(E_VERSION, "e_version", u32::from(EV_CURRENT));
+    f.u64(E_ENTRY, "e_entry", u64::from(BASE) + entry as u64);
+    f.u64(E_PHOFF, "e_phoff", ph as u64);
+    f.u64(E_SHOFF, "e_shoff", 0);
+    f.u32(E_FLAGS, "e_flags", 0);
+    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
+    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
+    f.u16(E_PHNUM, "e_phnum", 1);
+    f.u16(E_SHENTSIZE, "e_shentsize", 0);
+    match fit {
+        Fit::Portable => {
+            f.u16(E_SHNUM, "e_shnum", 0);
+            f.u16(E_SHSTRNDX, "e_shstrndx", 0);
+            f.u32(ph + P_TYPE, "p_type", PT_LOAD);
+            f.u32(ph + P_FLAGS, "p_flags", flags);
+        }
+        Fit::Kernel => {
+            f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
+            f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", flags);
+        }
+    }
+    f.u64(ph + P_OFFSET, "p_offset", 0);
+    f.u64(ph + P_VADDR, "p_vaddr", u64::from(BASE));
+    f.u64(ph + P_PADDR, "p_paddr", u64::from(BASE));
+    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
+    f.u64(ph + P_MEMSZ, "p_memsz", u64::from(memsz));
+    f.u64(ph + P_ALIGN, "p_align", 0x1000);
+    f
+}
+
+/// H0 in reverse word order, as [`sha256`] keeps H.
+fn constants() -> Vec<u8> {
+    H0.iter().rev().flat_map(|h| h.to_le_bytes()).collect()
+}
+
+/// The ELF and program headers of a file: (fit, file length, p_memsz, entry offset).
+type Headers = fn(Fit, usize, u32, usize) -> Fields;
+
+/// A file: headers, `code`, then `data`; `code` gets the address of `data`.
+pub(super) fn file(
+    platform: Platform,
+    fit: Fit,
+    data: &[u8],
+    memsz: impl Fn(u32) -> u32,
+    code: impl Fn(u32) -> Vec<Insn>,
+) -> Payload {
+    let (entry, headers): (usize, Headers) = match platform {
+        Platform::I386 => (super::i386::header_len(fit), super::i386::headers),
+        _ => (header_len(fit), headers),
+    };
+    let data_at = entry + code_len(&code(0));
+    let file_len = data_at + data.len();
+    let mut bytes = vec![0; file_len];
+    let placed: Vec<Placed> = place(&mut bytes, entry, code(BASE + data_at as u32));
+    bytes[data_at..].copy_from_slice(data);
+    headers(fit, file_len, memsz(BASE + file_len as u32) - BASE, entry).write(&mut bytes);
+    Payload {
+        bytes,
+        base: u64::from(BASE),
+        entry,
+        entry_address: u64::from(BASE) + entry as u64,
+        code: placed,
+        data: Some(data_at),
+    }
+}
+
+/// The quine's file for `fit`, printing `output`.
+pub fn quine(fit: Fit, output: &Output) -> Payload {
+    quine_on(Platform::Amd64, fit, output, listing)
+}
+
+/// The quine's file on amd64 or 386 (`listing` is the platform's).
+pub(super) fn quine_on(
+    platform: Platform,
+    fit: Fit,
+    output: &Output,
+    listing: fn(&Addresses) -> Vec<Insn>,
+) -> Payload {
+    let mut data = constants();
+    let template_at = data.len() as u32;
+    data.extend(output.template());
+    let data_len = data.len() as u32;
+    let w = OUT + output.fixed.len() as u32;
+    let payload = file(
+        platform,
+        fit,
+        &data,
+        |_| w + SCRATCH + K_LEN,
+        |data_at| {
+            listing(&Addresses {
+                template: data_at + template_at,
+                template_end: data_at + data_len,
+                out: OUT,
+                base: BASE,
+                program: OUT + output.program_at as u32,
+                program_len: output.program_len as u32,
+                layer: OUT + output.layer_at as u32,
+                sha_end: OUT + output.fixed.len() as u32,
+                w,
+                k: w + SCRATCH,
+                h: data_at,
+                hex: OUT + output.hex_at as u32,
+                out_len: output.len as u32,
+            })
+        },
+    );
+    // A tag is at most 255 bytes, so the file (under 1.2 KiB) never reaches the output.
+    assert!(payload.bytes.len() <= (OUT - BASE) as usize);
+    payload
+}
+
+/// A program that writes the 64 hex digits of the SHA-256 of `message` and exits: the
+/// quine's [`sha256`], [`hex`] and [`write_exit`] around the message (padded here, as the
+/// quine's layer is padded by [`Output`]). For the tests.
+pub fn sha256_test(message: &[u8]) -> Payload {
+    let mut data = constants();
+    let message_at = data.len() as u32;
+    data.extend_from_slice(message);
+    data.extend(super::sha256_padding(message.len()));
+    let data_len = data.len() as u32;
+    let scratch = |file_end: u32| file_end.next_multiple_of(64);
+    file(
+        Platform::Amd64,
+        Fit::Portable,
+        &data,
+        |end| scratch(end) + 64 + SCRATCH + K_LEN,
+        |data_at| {
+            let end = data_at + data_len;
+            let hex_at = scratch(end);
+            let k = hex_at + 64 + SCRATCH;
+            let mut code = k_table(k, false);
+            code.extend(sha256_test_head(data_at + message_at, data_at));
+            code.extend(sha256(hex_at + 64, k, end));
+            code.extend(hex(hex_at));
+            code.extend(write_exit(hex_at, 64));
+            code
+        },
+    )
+}
+
+fn sha256_test_head(message: u32, h: u32) -> Vec<Insn> {
+    vec![
+        imm(&[0xbe], message, |v| {
+            format!("mov esi, {v:#x} ; the padded message")
+        }),
+        imm(&[0xbd], h, |v| {
+            format!("mov ebp, {v:#x} ; H, words in reverse order")
+        }),
+    ]
+}
