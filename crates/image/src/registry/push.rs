@@ -232,8 +232,11 @@ fn basic(c: &Credentials) -> HeaderValue {
     h
 }
 
-/// `Bearer realm="…",service="…"` → ("bearer", {realm, service, …}).
-fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
+/// A `WWW-Authenticate` challenge, `Bearer realm="…",service="…"` → ("bearer", [(realm,
+/// …), (service, …)]): the scheme and the parameter names lower-cased, quoted values
+/// unescaped. Any text parses (what a registry sends is untrusted; fuzzed by
+/// `fuzz/fuzz_targets/challenge.rs`).
+pub fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     let mut params = Vec::new();
