@@ -131,7 +131,7 @@ impl Output {
         }
         let manifest = format!(r#"[{{"Config":"c","RepoTags":["{repo_tag}"],"Layers":["l"]}}]"#);
         let config_head = format!(
-            r#"{{"architecture":"{}","os":"{}","config":{{"Entrypoint":["/{PROGRAM_NAME}"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:"#,
+            r#"{{"architecture":"{}","os":"{}","config":{{"Cmd":["/{PROGRAM_NAME}"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:"#,
             platform.architecture(),
             platform.os(),
         );
