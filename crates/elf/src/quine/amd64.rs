@@ -37,7 +37,8 @@ fn imm(op: &[u8], v: u32, asm: impl Fn(u32) -> String) -> Insn {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Addresses {
     pub template: u32,
-    pub template_end: u32,
+    /// How many (skip, count) runs the template holds.
+    pub runs: u32,
     pub out: u32,
     pub base: u32,
     pub program: u32,
@@ -69,16 +70,18 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
         imm(&[0xbf], a.out, |v| {
             format!("mov edi, {v:#x} ; the output, zero-filled")
         }),
+        Insn::new(
+            &[0xb2, a.runs as u8],
+            format!("mov dl, {} ; the template's runs (edx is 0)", a.runs),
+        ),
         // tmpl:
         Insn::new(&[0xac], "lodsb"),
         Insn::new(&[0x01, 0xc7], "add edi, eax"),
         Insn::new(&[0xac], "lodsb"),
         Insn::new(&[0x91], "xchg ecx, eax"),
         Insn::new(&[0xf3, 0xa4], "rep movsb"),
-        imm(&[0x81, 0xfe], a.template_end, |v| {
-            format!("cmp esi, {v:#x} ; end of the template")
-        }),
-        Insn::new(&[0x72, 0xf1], "jb tmpl"),
+        Insn::new(&[0xfe, 0xca], "dec dl"),
+        Insn::new(&[0x75, 0xf5], "jne tmpl"),
         imm(&[0xbe], a.base, |v| {
             format!("mov esi, {v:#x} ; our own bytes, as the loader mapped them")
         }),
@@ -125,6 +128,11 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
 /// In 32-bit mode a push is 4 bytes, so n is pushed twice: fisttp's quadword then covers
 /// two copies of n and 12 stays at [esp+8].
 pub fn k_table(k: u32, h: u32, bits32: bool) -> Vec<Insn> {
+    assert_eq!(
+        h,
+        k + H_AT,
+        "the loop ends where K and the square roots cross"
+    );
     let push_n = |code: &mut Vec<Insn>, what: &str| {
         if bits32 {
             code.push(Insn::new(&[0x53], "push rbx"));
@@ -199,9 +207,10 @@ pub fn k_table(k: u32, h: u32, bits32: bool) -> Vec<Insn> {
     code.extend([
         Insn::new(&[0x89, 0x45, 0x00], "mov [rbp], eax ; H(0), reversed"),
         Insn::new(&[0x83, 0xed, 0x04], "sub ebp, 4"),
-        imm(&[0x81, 0xff], k + 256, |v| {
-            format!("cmp edi, {v:#x} ; 64 words?")
-        }),
+        Insn::new(
+            &[0x39, 0xef],
+            "cmp edi, ebp ; 64 words? (K goes up from k, H down from k+508: they cross)",
+        ),
     ]);
     let back = next as i64 - (code_len(&code) + 2) as i64;
     code.push(Insn::new(&[0x72, back as i8 as u8], "jb next"));
@@ -210,7 +219,7 @@ pub fn k_table(k: u32, h: u32, bits32: bool) -> Vec<Insn> {
 
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from esi to `end` (whole 64-byte
 /// blocks) into H at ebp: eight words in reverse order (H7 first), initially
-/// [`H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
+/// [`super::H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
 /// and on exit.
 ///
 /// W is computed for the block first. The working variables live in a window that slides
@@ -480,7 +489,6 @@ pub(super) fn quine_on(
     listing: fn(&Addresses) -> Vec<Insn>,
 ) -> Payload {
     let data = output.template();
-    let data_len = data.len() as u32;
     let w = OUT + output.fixed.len() as u32;
     let payload = file(
         platform,
@@ -490,7 +498,7 @@ pub(super) fn quine_on(
         |data_at| {
             listing(&Addresses {
                 template: data_at,
-                template_end: data_at + data_len,
+                runs: output.runs(),
                 out: OUT,
                 base: BASE,
                 program: OUT + output.program_at as u32,
