@@ -4,7 +4,7 @@
 //! register clears the upper half). Linux starts the program with every register but rsp
 //! zero (see [`crate::arch::amd64`]), which the first loop relies on: eax and ecx are zero.
 
-use super::{code_len, place, Output, H0};
+use super::{code_len, place, Output};
 use crate::arch::Insn;
 use crate::elf::layout::Fields;
 use crate::elf::machine::machine;
@@ -20,6 +20,11 @@ pub const OUT: u32 = BASE + 0x1000;
 pub const SCRATCH: u32 = 64 * 4 + 72 * 4;
 /// The length of K, which [`k_table`] computes into the scratch memory after [`SCRATCH`].
 pub const K_LEN: u32 = 64 * 4;
+/// Where [`k_table`] puts H(0), from K: after K, the 224 bytes between take the square roots of
+/// the 56 primes after the first 8.
+pub const H_AT: u32 = K_LEN + 56 * 4;
+/// The scratch memory after K: H and the 56 words below it.
+pub const H_LEN: u32 = 64 * 4;
 
 /// An instruction ending in a 32-bit immediate (or absolute address) `v`.
 fn imm(op: &[u8], v: u32, asm: impl Fn(u32) -> String) -> Insn {
@@ -32,7 +37,8 @@ fn imm(op: &[u8], v: u32, asm: impl Fn(u32) -> String) -> Insn {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Addresses {
     pub template: u32,
-    pub template_end: u32,
+    /// How many (skip, count) runs the template holds.
+    pub runs: u32,
     pub out: u32,
     pub base: u32,
     pub program: u32,
@@ -64,16 +70,18 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
         imm(&[0xbf], a.out, |v| {
             format!("mov edi, {v:#x} ; the output, zero-filled")
         }),
+        Insn::new(
+            &[0xb2, a.runs as u8],
+            format!("mov dl, {} ; the template's runs (edx is 0)", a.runs),
+        ),
         // tmpl:
         Insn::new(&[0xac], "lodsb"),
         Insn::new(&[0x01, 0xc7], "add edi, eax"),
         Insn::new(&[0xac], "lodsb"),
         Insn::new(&[0x91], "xchg ecx, eax"),
         Insn::new(&[0xf3, 0xa4], "rep movsb"),
-        imm(&[0x81, 0xfe], a.template_end, |v| {
-            format!("cmp esi, {v:#x} ; end of the template")
-        }),
-        Insn::new(&[0x72, 0xf1], "jb tmpl"),
+        Insn::new(&[0xfe, 0xca], "dec dl"),
+        Insn::new(&[0x75, 0xf5], "jne tmpl"),
         imm(&[0xbe], a.base, |v| {
             format!("mov esi, {v:#x} ; our own bytes, as the loader mapped them")
         }),
@@ -90,7 +98,7 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
         },
         Insn::new(&[0xf3, 0xa4], "rep movsb"),
     ];
-    code.extend(k_table(a.k, bits32));
+    code.extend(k_table(a.k, a.h, bits32));
     code.extend([
         imm(&[0xbe], a.layer, |v| {
             format!("mov esi, {v:#x} ; the layer tar, then its padding")
@@ -105,16 +113,41 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
 }
 
 /// K (FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of
-/// the first 64 primes), computed into `k` rather than carried: 74 bytes of code instead
-/// of 256 of table. Primes by trial division; ∛n = ((2^(log₂n / 12))²)² on the x87
-/// (f2xm1 takes |x| ≤ 1, and log₂n / 12 < 0.7 for n ≤ 311), times 2³² by fscale, and
-/// fisttp (truncating) to a quadword whose low half is the fraction. The tests check all
-/// 64 words against [`super::K`], natively and under qemu. Uses eax, ebx (0 on entry), ecx,
-/// edx, edi and 16 bytes of stack it leaves there; ends with ecx = 1.
+/// the first 64 primes) into `k`, and H(0) (§5.3.3: the same of the square roots of the
+/// first 8 primes) into `h`, H7 first as [`sha256`] keeps H, computed rather than carried:
+/// the code is shorter than the 288 bytes of tables, and compresses better than they do.
+/// Primes by trial division (the division by 1 ends the trial; `loop` then tells a prime,
+/// ecx 1, from a divisor found). ∛n = ((2^(log₂n / 12))²)² on the x87 (f2xm1 takes
+/// |x| ≤ 1, and log₂n / 12 < 0.7 for n ≤ 311), √n by fsqrt, each times 2³² by fscale, and
+/// fisttp (truncating) to a quadword whose low half is the fraction. The square roots of
+/// all 64 primes go down from `h`+28: the first 8 are H(0) reversed, the other 56 land in
+/// the 224 bytes below `h` (scratch). The tests check all 64 K words against [`super::K`]
+/// and H(0) through the digest, natively and under qemu. Uses eax, ebx (0 on entry), ecx,
+/// edx, edi, ebp and 16 bytes of stack it leaves there; ends with ecx = 0.
 ///
 /// In 32-bit mode a push is 4 bytes, so n is pushed twice: fisttp's quadword then covers
 /// two copies of n and 12 stays at [esp+8].
-pub fn k_table(k: u32, bits32: bool) -> Vec<Insn> {
+pub fn k_table(k: u32, h: u32, bits32: bool) -> Vec<Insn> {
+    assert_eq!(
+        h,
+        k + H_AT,
+        "the loop ends where K and the square roots cross"
+    );
+    let push_n = |code: &mut Vec<Insn>, what: &str| {
+        if bits32 {
+            code.push(Insn::new(&[0x53], "push rbx"));
+        }
+        code.push(Insn::new(&[0x53], format!("push rbx ; {what}")));
+    };
+    let pop_fraction = |code: &mut Vec<Insn>| {
+        code.push(Insn::new(
+            &[0x58],
+            "pop rax ; eax = the fraction's first 32 bits",
+        ));
+        if bits32 {
+            code.push(Insn::new(&[0x5a], "pop rdx"));
+        }
+    };
     let mut code = vec![
         Insn::new(&[0x6a, 0x0c], "push 12 ; [rsp] = 12 from here on"),
         Insn::new(&[0x6a, 0x20], "push 32"),
@@ -124,27 +157,31 @@ pub fn k_table(k: u32, bits32: bool) -> Vec<Insn> {
         ),
         Insn::new(&[0x58], "pop rax"),
         imm(&[0xbf], k, |v| format!("mov edi, {v:#x} ; K")),
+        imm(&[0xbd], h + 28, |v| {
+            format!("mov ebp, {v:#x} ; H7 of H(0) reversed, then down")
+        }),
         Insn::new(&[0xff, 0xc3], "inc ebx ; n = 1"),
+    ];
+    let next = code_len(&code);
+    code.extend([
         // next:
         Insn::new(&[0xff, 0xc3], "inc ebx ; the next n"),
         Insn::new(&[0x89, 0xd9], "mov ecx, ebx"),
         // trial:
-        Insn::new(&[0xff, 0xc9], "dec ecx ; divisors n-1 down to 2"),
-        Insn::new(&[0x83, 0xf9, 0x01], "cmp ecx, 1"),
-        Insn::new(&[0x74, 0x0b], "je prime"),
+        Insn::new(&[0xff, 0xc9], "dec ecx ; divisors n-1 down to 1"),
         Insn::new(&[0x89, 0xd8], "mov eax, ebx"),
         Insn::new(&[0x99], "cdq ; edx = 0"),
         Insn::new(&[0xf7, 0xf1], "div ecx"),
         Insn::new(&[0x85, 0xd2], "test edx, edx"),
-        Insn::new(&[0x75, 0xf0], "jne trial"),
-        Insn::new(&[0xeb, 0xea], "jmp next ; not a prime"),
+        Insn::new(&[0x75, 0xf5], "jne trial"),
+        Insn::new(
+            &[0xe2, 0xef],
+            "loop next ; ecx > 1: not a prime; ecx = 1: a prime, ecx = 0",
+        ),
         // prime:
-    ];
-    if bits32 {
-        code.push(Insn::new(&[0x53], "push rbx"));
-    }
+    ]);
+    push_n(&mut code, "[rsp] = n, [rsp+8] = 12");
     code.extend([
-        Insn::new(&[0x53], "push rbx ; [rsp] = n, [rsp+8] = 12"),
         Insn::new(&[0xd9, 0xe8], "fld1"),
         Insn::new(&[0xdb, 0x04, 0x24], "fild dword [rsp]"),
         Insn::new(&[0xd9, 0xf1], "fyl2x ; log2 n"),
@@ -156,25 +193,33 @@ pub fn k_table(k: u32, bits32: bool) -> Vec<Insn> {
         Insn::new(&[0xdc, 0xc8], "fmul st0, st0 ; n^(1/3)"),
         Insn::new(&[0xd9, 0xfd], "fscale ; * 2^32"),
         Insn::new(&[0xdd, 0x0c, 0x24], "fisttp qword [rsp]"),
-        Insn::new(&[0x58], "pop rax ; eax = the fraction's first 32 bits"),
     ]);
-    if bits32 {
-        code.push(Insn::new(&[0x5a], "pop rdx"));
-    }
-    let back = if bits32 { 0xc3 } else { 0xc5 };
+    pop_fraction(&mut code);
+    code.push(Insn::new(&[0xab], "stosd ; K"));
+    push_n(&mut code, "[rsp] = n again");
     code.extend([
-        Insn::new(&[0xab], "stosd"),
-        imm(&[0x81, 0xff], k + 256, |v| {
-            format!("cmp edi, {v:#x} ; 64 words?")
-        }),
-        Insn::new(&[0x72, back], "jb next"),
+        Insn::new(&[0xdb, 0x04, 0x24], "fild dword [rsp]"),
+        Insn::new(&[0xd9, 0xfa], "fsqrt"),
+        Insn::new(&[0xd9, 0xfd], "fscale ; * 2^32"),
+        Insn::new(&[0xdd, 0x0c, 0x24], "fisttp qword [rsp]"),
     ]);
+    pop_fraction(&mut code);
+    code.extend([
+        Insn::new(&[0x89, 0x45, 0x00], "mov [rbp], eax ; H(0), reversed"),
+        Insn::new(&[0x83, 0xed, 0x04], "sub ebp, 4"),
+        Insn::new(
+            &[0x39, 0xef],
+            "cmp edi, ebp ; 64 words? (K goes up from k, H down from k+508: they cross)",
+        ),
+    ]);
+    let back = next as i64 - (code_len(&code) + 2) as i64;
+    code.push(Insn::new(&[0x72, back as i8 as u8], "jb next"));
     code
 }
 
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from esi to `end` (whole 64-byte
 /// blocks) into H at ebp: eight words in reverse order (H7 first), initially
-/// [`H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
+/// [`super::H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
 /// and on exit.
 ///
 /// W is computed for the block first. The working variables live in a window that slides
@@ -400,11 +445,6 @@ fn headers(fit: Fit, file_len: usize, memsz: u32, entry: usize) -> Fields {
     f
 }
 
-/// H0 in reverse word order, as [`sha256`] keeps H.
-fn constants() -> Vec<u8> {
-    H0.iter().rev().flat_map(|h| h.to_le_bytes()).collect()
-}
-
 /// The ELF and program headers of a file: (fit, file length, p_memsz, entry offset).
 type Headers = fn(Fit, usize, u32, usize) -> Fields;
 
@@ -448,20 +488,17 @@ pub(super) fn quine_on(
     output: &Output,
     listing: fn(&Addresses) -> Vec<Insn>,
 ) -> Payload {
-    let mut data = constants();
-    let template_at = data.len() as u32;
-    data.extend(output.template());
-    let data_len = data.len() as u32;
+    let data = output.template();
     let w = OUT + output.fixed.len() as u32;
     let payload = file(
         platform,
         fit,
         &data,
-        |_| w + SCRATCH + K_LEN,
+        |_| w + SCRATCH + K_LEN + H_LEN,
         |data_at| {
             listing(&Addresses {
-                template: data_at + template_at,
-                template_end: data_at + data_len,
+                template: data_at,
+                runs: output.runs(),
                 out: OUT,
                 base: BASE,
                 program: OUT + output.program_at as u32,
@@ -470,7 +507,7 @@ pub(super) fn quine_on(
                 sha_end: OUT + output.fixed.len() as u32,
                 w,
                 k: w + SCRATCH,
-                h: data_at,
+                h: w + SCRATCH + H_AT,
                 hex: OUT + output.hex_at as u32,
                 out_len: output.len as u32,
             })
@@ -485,9 +522,7 @@ pub(super) fn quine_on(
 /// quine's [`sha256`], [`hex`] and [`write_exit`] around the message (padded here, as the
 /// quine's layer is padded by [`Output`]). For the tests.
 pub fn sha256_test(message: &[u8]) -> Payload {
-    let mut data = constants();
-    let message_at = data.len() as u32;
-    data.extend_from_slice(message);
+    let mut data = message.to_vec();
     data.extend(super::sha256_padding(message.len()));
     let data_len = data.len() as u32;
     let scratch = |file_end: u32| file_end.next_multiple_of(64);
@@ -495,13 +530,14 @@ pub fn sha256_test(message: &[u8]) -> Payload {
         Platform::Amd64,
         Fit::Portable,
         &data,
-        |end| scratch(end) + 64 + SCRATCH + K_LEN,
+        |end| scratch(end) + 64 + SCRATCH + K_LEN + H_LEN,
         |data_at| {
             let end = data_at + data_len;
             let hex_at = scratch(end);
             let k = hex_at + 64 + SCRATCH;
-            let mut code = k_table(k, false);
-            code.extend(sha256_test_head(data_at + message_at, data_at));
+            let h = k + H_AT;
+            let mut code = k_table(k, h, false);
+            code.extend(sha256_test_head(data_at, h));
             code.extend(sha256(hex_at + 64, k, end));
             code.extend(hex(hex_at));
             code.extend(write_exit(hex_at, 64));
