@@ -23,6 +23,7 @@ pub fn payload(program: &Program, platform: Platform, fit: Fit) -> Option<Payloa
         (Program::Hello(message), Platform::Amd64, Fit::Portable) => amd64::portable_hello(message),
         (Program::Exit(code), Platform::Amd64, Fit::Kernel) => Some(amd64::kernel_exit(*code)),
         (Program::Pause, Platform::Amd64, Fit::Kernel) => Some(amd64::kernel_pause()),
+        (Program::Pause, Platform::Amd64, Fit::Portable) => Some(amd64::portable_pause()),
         _ => None,
     }
 }
