@@ -403,3 +403,271 @@ pub fn kernel_exit(status: u8) -> Payload {
     }
     assemble(f, code, EXIT_LEN, None, EXIT_ENTRY, 0)
 }
+
+/// The portable hello's load address: e_entry's second and third bytes are `00 eb 0c`, the
+/// `adc al, 0` that e_entry's low byte (0x14, the entry offset) starts and the `jmp +12`
+/// (to e_shoff) after it. Below 4 GiB, so `mov esi, imm32` reaches the message.
+const PORTABLE_HELLO_BASE: u64 = 0x0ceb_0000;
+/// The portable hello's message offset: p_align, the last field of the program header.
+const PORTABLE_HELLO_MESSAGE: usize = 104;
+
+/// amd64 hello, portable fit: the honest 112-byte header of `layout::portable` (e_ident
+/// whole, e_ehsize and e_phentsize right, the program header at e_phnum), with the message
+/// in p_align: 104 bytes + the message. The code runs through e_version, e_entry's low
+/// bytes, e_shoff + e_flags and p_paddr, the fields neither Linux nor qemu-user reads (P1-P3
+/// below); registers: all zero at entry (K7; qemu-user zeroes them too).
+///
+/// - P1: qemu-user (`load_elf_image`, 7.2) checks e_ident's class, data and version, e_type,
+///   e_machine, e_ehsize and e_phentsize; e_version, e_shoff and e_flags (x86 has no ABI
+///   flags) are never read; binfmt_misc matches e_ident (padding zero), e_type and
+///   e_machine.
+/// - P2: an ET_EXEC file maps at p_vaddr, anywhere in the user address space: e_entry's
+///   bytes above the entry offset are the load address, chosen to be code.
+/// - P3: p_paddr is read by no one, and p_align only for ET_DYN (K3; qemu-user 7.2 too), so
+///   the message may start there.
+///
+/// ```text
+///  0 7f 45 4c 46 02 01 01 00 00 .. 00  e_ident, honest                        (P1)
+/// 16 02 00 3e 00       e_type = ET_EXEC, e_machine = EM_X86_64                  (P1)
+/// 20 6a 3c             e_version             push 60 ; SYS_exit, for later <- entry (P1)
+/// 22 b2 LL             e_version             mov dl, LL ; length
+/// 24 14 00             e_entry               adc al, 0 ; 0x14 is the entry offset (P2)
+/// 26 eb 0c             e_entry               jmp +12 ; base 0x0ceb_0000         (P2)
+/// 28 00 00 00 00       e_entry
+/// 32 38 00 .. 00       e_phoff = 56
+/// 40 b0 01             e_shoff               mov al, 1 ; SYS_write              (P1)
+/// 42 89 c7             e_shoff               mov edi, eax ; fd 1
+/// 44 be AA AA AA AA    e_shoff               mov esi, message
+/// 49 90                e_flags               nop                                (P1)
+/// 50 eb 1c             e_flags               jmp +28 (to p_paddr)
+/// 52 40 00 38 00       e_ehsize, e_phentsize                                    (P1)
+/// 56 01 00 00 00       e_phnum, e_shentsize = p_type = PT_LOAD
+/// 60 05 00 00 00       e_shnum, e_shstrndx = p_flags = PF_R | PF_X
+/// 64 00 .. 00          p_offset = 0
+/// 72 00 00 eb 0c 00 .. p_vaddr = 0x0ceb_0000                                    (P2)
+/// 80 0f 05             p_paddr               syscall ; write(1, message, LL)    (P3)
+/// 82 58                p_paddr               pop rax ; 60
+/// 83 31 ff             p_paddr               xor edi, edi ; status 0
+/// 85 0f 05             p_paddr               syscall ; exit(0)
+/// 87 00                p_paddr               (never reached)
+/// 88 LEN, LEN          p_filesz = p_memsz = the file's length
+/// 104 message          p_align, and on                                          (P3)
+/// ```
+///
+/// 118 bytes for "Hello, world!\n", against 126 from the planner; a message of 8 bytes or
+/// fewer still pads the file to the end of the program header (112 bytes); one longer than
+/// 255 bytes goes to the planner (`mov dl` holds the length).
+pub fn portable_hello(message: &[u8]) -> Option<Payload> {
+    use ehdr64::*;
+    use phdr64::*;
+    let len = u8::try_from(message.len()).ok()?;
+    let m = machine(Platform::Amd64);
+    let base = PORTABLE_HELLO_BASE;
+    let entry = ehdr64::E_VERSION;
+    let msg = u32::try_from(base + PORTABLE_HELLO_MESSAGE as u64).ok()?;
+    let file_len = (PORTABLE_HELLO_MESSAGE + message.len()).max(PORTABLE_HELLO_MESSAGE + 8);
+    let ph = E_PHNUM;
+    let [a0, a1, a2, a3] = msg.to_le_bytes();
+    let code: Vec<(usize, Insn)> = vec![
+        (
+            20,
+            Insn::new(&[0x6a, 0x3c], "push 60 ; SYS_exit, popped after the write"),
+        ),
+        (
+            22,
+            Insn::new(&[0xb2, len], format!("mov dl, {len} ; length")),
+        ),
+        (
+            24,
+            Insn::new(&[0x14, 0x00], "adc al, 0 ; e_entry's low bytes"),
+        ),
+        (
+            26,
+            Insn::new(
+                &[0xeb, (40 - 28) as u8],
+                "jmp target ; e_entry: the base's third byte",
+            ),
+        ),
+        (40, Insn::new(&[0xb0, 0x01], "mov al, 1 ; SYS_write")),
+        (42, Insn::new(&[0x89, 0xc7], "mov edi, eax ; fd 1")),
+        (44, Insn::new(&[0xbe, a0, a1, a2, a3], "mov esi, message")),
+        (49, Insn::new(&[0x90], "nop")),
+        (
+            50,
+            Insn::new(&[0xeb, (80 - 52) as u8], "jmp target ; to p_paddr"),
+        ),
+        (80, Insn::new(&[0x0f, 0x05], "syscall ; write")),
+        (82, Insn::new(&[0x58], "pop rax ; 60")),
+        (83, Insn::new(&[0x31, 0xff], "xor edi, edi ; status 0")),
+        (85, Insn::new(&[0x0f, 0x05], "syscall ; exit")),
+    ];
+    let mut f = Fields::new(&m);
+    f.e_ident(&m);
+    f.u16(E_TYPE, "e_type", ET_EXEC);
+    f.u16(E_MACHINE, "e_machine", m.e_machine);
+    f.u64(
+        E_ENTRY,
+        "e_entry (its high bytes: code)",
+        base + entry as u64,
+    );
+    f.u64(E_PHOFF, "e_phoff", ph as u64);
+    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
+    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
+    f.u16(E_PHNUM, "e_phnum", 1);
+    f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
+    f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
+    f.u64(ph + P_OFFSET, "p_offset", 0);
+    f.u64(ph + P_VADDR, "p_vaddr", base);
+    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
+    f.u64(ph + P_MEMSZ, "p_memsz", file_len as u64);
+    Some(assemble(
+        f,
+        code,
+        file_len,
+        Some((PORTABLE_HELLO_MESSAGE, message)),
+        base,
+        entry,
+    ))
+}
+
+/// amd64 pause, portable fit: the portable hello's header (entered at e_version, the load
+/// address 0x0ceb_0000 in e_entry's bytes, P1-P3), with the code running on from p_align.
+/// The same program as the planner's: it blocks SIGINT and SIGTERM, ignores SIGCHLD, waits
+/// with rt_sigtimedwait and exits 0 on a signal.
+///
+/// ```text
+/// 20 41 b2 08          e_version             mov r10b, 8 ; sigsetsize <- entry (P1)
+/// 23 90                e_version             nop
+/// 24 14 00             e_entry               adc al, 0 ; 0x14 is the entry offset (P2)
+/// 26 eb 0c             e_entry               jmp +12 ; base 0x0ceb_0000         (P2)
+/// 40 68 02 40 00 00    e_shoff               push 0x4002 ; set = {SIGINT, SIGTERM} (P1)
+/// 45 54 5e             e_shoff               push rsp ; pop rsi ; rsi = &set
+/// 47 b0 0e             e_shoff               mov al, 14 ; SYS_rt_sigprocmask
+/// 49 90                e_flags               nop                                (P1)
+/// 50 eb 1c             e_flags               jmp +28 (to p_paddr)
+/// 80 0f 05             p_paddr               syscall ; rt_sigprocmask(SIG_BLOCK, &set, 0, 8) (P3)
+/// 82 50 6a 01 54       p_paddr               push rax ; push 1 ; push rsp ; act = {SIG_IGN, 0}
+/// 86 eb 10             p_paddr               jmp +16 (to p_align)
+/// 88 LEN, LEN          p_filesz = p_memsz = the file's length
+/// 104 5e               p_align               pop rsi ; rsi = &act                (P3)
+///     40 b7 11 b0 0d 0f 05                   rt_sigaction(SIGCHLD, &act, 0, 8)
+///     48 8d 7e 10 31 f6                      rdi = &set ; rsi = 0
+///     31 c0 b0 80 0f 05 85 c0 78 f6          wait: rt_sigtimedwait, again on -EINTR
+///     b0 3c 31 ff 0f 05                      exit(0)
+/// ```
+///
+/// 134 bytes, against 137 from the planner.
+pub fn portable_pause() -> Payload {
+    use ehdr64::*;
+    use phdr64::*;
+    const WAIT: u8 = 1;
+    let m = machine(Platform::Amd64);
+    let base = PORTABLE_HELLO_BASE;
+    let entry = E_VERSION;
+    let t = PORTABLE_HELLO_MESSAGE;
+    let file_len = t + 30;
+    let ph = E_PHNUM;
+    let code: Vec<(usize, Insn)> = vec![
+        (
+            20,
+            Insn::new(&[0x41, 0xb2, 0x08], "mov r10b, 8 ; sigsetsize"),
+        ),
+        (23, Insn::new(&[0x90], "nop")),
+        (
+            24,
+            Insn::new(&[0x14, 0x00], "adc al, 0 ; e_entry's low bytes"),
+        ),
+        (
+            26,
+            Insn::new(
+                &[0xeb, (40 - 28) as u8],
+                "jmp target ; e_entry: the base's third byte",
+            ),
+        ),
+        (
+            40,
+            Insn::new(
+                &[0x68, 0x02, 0x40, 0x00, 0x00],
+                "push 0x4002 ; set = {SIGINT, SIGTERM}",
+            ),
+        ),
+        (45, Insn::new(&[0x54], "push rsp")),
+        (46, Insn::new(&[0x5e], "pop rsi ; rsi = &set")),
+        (
+            47,
+            Insn::new(&[0xb0, 0x0e], "mov al, 14 ; SYS_rt_sigprocmask"),
+        ),
+        (49, Insn::new(&[0x90], "nop")),
+        (
+            50,
+            Insn::new(&[0xeb, (80 - 52) as u8], "jmp target ; to p_paddr"),
+        ),
+        (80, Insn::new(&[0x0f, 0x05], "syscall ; rt_sigprocmask")),
+        (82, Insn::new(&[0x50], "push rax ; act.sa_flags = 0")),
+        (
+            83,
+            Insn::new(&[0x6a, 0x01], "push 1 ; act.sa_handler = SIG_IGN"),
+        ),
+        (85, Insn::new(&[0x54], "push rsp")),
+        (
+            86,
+            Insn::new(&[0xeb, (t - 88) as u8], "jmp target ; to p_align"),
+        ),
+        (t, Insn::new(&[0x5e], "pop rsi ; rsi = &act")),
+        (
+            t + 1,
+            Insn::new(&[0x40, 0xb7, 0x11], "mov dil, 17 ; SIGCHLD"),
+        ),
+        (
+            t + 4,
+            Insn::new(&[0xb0, 0x0d], "mov al, 13 ; SYS_rt_sigaction"),
+        ),
+        (t + 6, Insn::new(&[0x0f, 0x05], "syscall")),
+        (
+            t + 8,
+            Insn::new(&[0x48, 0x8d, 0x7e, 0x10], "lea rdi, [rsi + 16] ; &set"),
+        ),
+        (
+            t + 12,
+            Insn::new(&[0x31, 0xf6], "xor esi, esi ; no siginfo"),
+        ),
+        (t + 14, Insn::new(&[0x31, 0xc0], "xor eax, eax").label(WAIT)),
+        (
+            t + 16,
+            Insn::new(&[0xb0, 0x80], "mov al, 128 ; SYS_rt_sigtimedwait"),
+        ),
+        (t + 18, Insn::new(&[0x0f, 0x05], "syscall")),
+        (t + 20, Insn::new(&[0x85, 0xc0], "test eax, eax")),
+        (
+            t + 22,
+            Insn::new(
+                &[0x78, (-(24i8 - 14)) as u8],
+                "js wait ; -EINTR (stopped and continued)",
+            )
+            .reads_flags(),
+        ),
+        (t + 24, Insn::new(&[0xb0, 0x3c], "mov al, 60 ; SYS_exit")),
+        (t + 26, Insn::new(&[0x31, 0xff], "xor edi, edi ; status 0")),
+        (t + 28, Insn::new(&[0x0f, 0x05], "syscall")),
+    ];
+    let mut f = Fields::new(&m);
+    f.e_ident(&m);
+    f.u16(E_TYPE, "e_type", ET_EXEC);
+    f.u16(E_MACHINE, "e_machine", m.e_machine);
+    f.u64(
+        E_ENTRY,
+        "e_entry (its high bytes: code)",
+        base + entry as u64,
+    );
+    f.u64(E_PHOFF, "e_phoff", ph as u64);
+    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
+    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
+    f.u16(E_PHNUM, "e_phnum", 1);
+    f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
+    f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
+    f.u64(ph + P_OFFSET, "p_offset", 0);
+    f.u64(ph + P_VADDR, "p_vaddr", base);
+    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
+    f.u64(ph + P_MEMSZ, "p_memsz", file_len as u64);
+    assemble(f, code, file_len, None, base, entry)
+}

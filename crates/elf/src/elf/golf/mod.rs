@@ -20,8 +20,10 @@ pub fn payload(program: &Program, platform: Platform, fit: Fit) -> Option<Payloa
     match (program, platform, fit) {
         (Program::Hello(message), Platform::I386, Fit::Kernel) => i386::kernel_hello(message),
         (Program::Hello(message), Platform::Amd64, Fit::Kernel) => amd64::kernel_hello(message),
+        (Program::Hello(message), Platform::Amd64, Fit::Portable) => amd64::portable_hello(message),
         (Program::Exit(code), Platform::Amd64, Fit::Kernel) => Some(amd64::kernel_exit(*code)),
         (Program::Pause, Platform::Amd64, Fit::Kernel) => Some(amd64::kernel_pause()),
+        (Program::Pause, Platform::Amd64, Fit::Portable) => Some(amd64::portable_pause()),
         _ => None,
     }
 }
