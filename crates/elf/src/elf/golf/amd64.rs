@@ -177,9 +177,8 @@ const PAUSE_TAIL: usize = 72;
 /// 100 bytes, against 105 from the planner; the file maps 216 MB read-only (K6).
 pub fn kernel_pause() -> Payload {
     let m = machine(Platform::Amd64);
-    const WAIT: u8 = 1;
     let t = PAUSE_TAIL;
-    let code: Vec<(usize, Insn)> = vec![
+    let mut code: Vec<(usize, Insn)> = vec![
         (
             4,
             Insn::new(
@@ -244,25 +243,8 @@ pub fn kernel_pause() -> Payload {
             t + 10,
             Insn::new(&[0x31, 0xf6], "xor esi, esi ; no siginfo"),
         ),
-        (t + 12, Insn::new(&[0x31, 0xc0], "xor eax, eax").label(WAIT)),
-        (
-            t + 14,
-            Insn::new(&[0xb0, 0x80], "mov al, 128 ; SYS_rt_sigtimedwait"),
-        ),
-        (t + 16, Insn::new(&[0x0f, 0x05], "syscall")),
-        (t + 18, Insn::new(&[0x85, 0xc0], "test eax, eax")),
-        (
-            t + 20,
-            Insn::new(
-                &[0x78, (-(22i8 - 12)) as u8],
-                "js wait ; -EINTR (stopped and continued)",
-            )
-            .reads_flags(),
-        ),
-        (t + 22, Insn::new(&[0xb0, 0x3c], "mov al, 60 ; SYS_exit")),
-        (t + 24, Insn::new(&[0x31, 0xff], "xor edi, edi ; status 0")),
-        (t + 26, Insn::new(&[0x0f, 0x05], "syscall")),
     ];
+    code.extend(wait_then_exit(t + 12));
     let f = x24_fields(
         &m,
         PAUSE_BASE,
@@ -274,6 +256,36 @@ pub fn kernel_pause() -> Payload {
 
 /// The header of hello and pause: the program header at e_entry (offset 24), entered at
 /// byte 1, loaded at `base` = `flags` << 32, with p_filesz = p_memsz = `size`.
+/// The label of pause's wait loop.
+const WAIT: u8 = 1;
+
+/// pause's last 16 bytes in both fits, from `at`: rt_sigtimedwait(rdi = &set, rsi = NULL,
+/// rdx = NULL: no timeout, r10 = 8), again while it fails (-EINTR after a stop and a
+/// continue), then exit(0): rax is the signal's number, small and positive.
+fn wait_then_exit(at: usize) -> [(usize, Insn); 8] {
+    [
+        (at, Insn::new(&[0x31, 0xc0], "xor eax, eax").label(WAIT)),
+        (
+            at + 2,
+            Insn::new(&[0xb0, 0x80], "mov al, 128 ; SYS_rt_sigtimedwait"),
+        ),
+        (at + 4, Insn::new(&[0x0f, 0x05], "syscall")),
+        (at + 6, Insn::new(&[0x85, 0xc0], "test eax, eax")),
+        (
+            // Back 10 bytes, to `xor eax, eax`.
+            at + 8,
+            Insn::new(
+                &[0x78, (-10i8) as u8],
+                "js wait ; -EINTR (stopped and continued)",
+            )
+            .reads_flags(),
+        ),
+        (at + 10, Insn::new(&[0xb0, 0x3c], "mov al, 60 ; SYS_exit")),
+        (at + 12, Insn::new(&[0x31, 0xff], "xor edi, edi ; status 0")),
+        (at + 14, Insn::new(&[0x0f, 0x05], "syscall")),
+    ]
+}
+
 fn x24_fields(m: &super::super::machine::Machine, base: u64, flags: u32, size: u64) -> Fields {
     use ehdr64::*;
     use phdr64::*;
@@ -560,14 +572,13 @@ pub fn portable_hello(message: &[u8]) -> Option<Payload> {
 pub fn portable_pause() -> Payload {
     use ehdr64::*;
     use phdr64::*;
-    const WAIT: u8 = 1;
     let m = machine(Platform::Amd64);
     let base = PORTABLE_HELLO_BASE;
     let entry = E_VERSION;
     let t = PORTABLE_HELLO_MESSAGE;
     let file_len = t + 30;
     let ph = E_PHNUM;
-    let code: Vec<(usize, Insn)> = vec![
+    let mut code: Vec<(usize, Insn)> = vec![
         (
             20,
             Insn::new(&[0x41, 0xb2, 0x08], "mov r10b, 8 ; sigsetsize"),
@@ -631,25 +642,8 @@ pub fn portable_pause() -> Payload {
             t + 12,
             Insn::new(&[0x31, 0xf6], "xor esi, esi ; no siginfo"),
         ),
-        (t + 14, Insn::new(&[0x31, 0xc0], "xor eax, eax").label(WAIT)),
-        (
-            t + 16,
-            Insn::new(&[0xb0, 0x80], "mov al, 128 ; SYS_rt_sigtimedwait"),
-        ),
-        (t + 18, Insn::new(&[0x0f, 0x05], "syscall")),
-        (t + 20, Insn::new(&[0x85, 0xc0], "test eax, eax")),
-        (
-            t + 22,
-            Insn::new(
-                &[0x78, (-(24i8 - 14)) as u8],
-                "js wait ; -EINTR (stopped and continued)",
-            )
-            .reads_flags(),
-        ),
-        (t + 24, Insn::new(&[0xb0, 0x3c], "mov al, 60 ; SYS_exit")),
-        (t + 26, Insn::new(&[0x31, 0xff], "xor edi, edi ; status 0")),
-        (t + 28, Insn::new(&[0x0f, 0x05], "syscall")),
     ];
+    code.extend(wait_then_exit(t + 14));
     let mut f = Fields::new(&m);
     f.e_ident(&m);
     f.u16(E_TYPE, "e_type", ET_EXEC);
