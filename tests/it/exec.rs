@@ -153,6 +153,19 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
     }
 }
 
+/// Whether process `pid` ignores SIGCHLD (`SigIgn` in /proc: bit 16 is signal 17; qemu-user
+/// passes a guest's SIG_IGN on to the host).
+fn ignores_sigchld(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << 16) != 0)
+}
+
 #[test]
 #[ignore = "needs x86, unshare, nsenter"]
 fn pause_as_pid1_reaps_orphans() {
@@ -188,6 +201,14 @@ fn pause_as_pid1_reaps_orphans() {
             let exe = write_payload(dir.path(), &Program::Pause, platform, fit);
             for runner in runners(platform, fit) {
                 let (mut unshare, pid1) = spawn_pid1(&runner, &exe, &[]);
+                // Orphans come after pause has set SIGCHLD to SIG_IGN, as in a pod: a child
+                // that is already a zombie of PID 1 before then stays one (the kernel reaps
+                // at exit or reparenting only). Under qemu on a loaded machine getting there
+                // can take longer than the orphans take to appear.
+                assert!(
+                    crate::support::wait_until(Duration::from_secs(10), || ignores_sigchld(pid1)),
+                    "{platform} {fit} {runner:?}: pause never set SIGCHLD to SIG_IGN"
+                );
                 assert!(
                     !leaves_zombie(pid1),
                     "{platform} {fit} {runner:?}: pause left a zombie"
