@@ -23,7 +23,7 @@
 //!   and `jne` after a `cmp` with a smaller value are taken), and rsp at argc.
 
 use super::super::layout::Fields;
-use super::super::machine::machine;
+use super::super::machine::{machine, Machine};
 use super::super::plan::Payload;
 use super::super::spec::*;
 use super::assemble;
@@ -286,7 +286,7 @@ fn wait_then_exit(at: usize) -> [(usize, Insn); 8] {
     ]
 }
 
-fn x24_fields(m: &super::super::machine::Machine, base: u64, flags: u32, size: u64) -> Fields {
+fn x24_fields(m: &Machine, base: u64, flags: u32, size: u64) -> Fields {
     use ehdr64::*;
     use phdr64::*;
     let mut f = Fields::new(m);
@@ -469,16 +469,43 @@ const PORTABLE_HELLO_MESSAGE: usize = 104;
 /// 118 bytes for "Hello, world!\n", against 126 from the planner; a message of 8 bytes or
 /// fewer still pads the file to the end of the program header (112 bytes); one longer than
 /// 255 bytes goes to the planner (`mov dl` holds the length).
-pub fn portable_hello(message: &[u8]) -> Option<Payload> {
+/// The honest portable header both hand-laid portable files share: e_ident as
+/// binfmt_misc matches it, ET_EXEC, e_ehsize and e_phentsize as qemu-user checks them, the
+/// program header at e_phnum (P1), p_flags exactly R+X, the whole file loaded at `base`
+/// (chosen so that e_entry's high bytes are code, P2).
+fn portable_fields(m: &Machine, base: u64, entry: usize, file_len: usize) -> Fields {
     use ehdr64::*;
     use phdr64::*;
+    let ph = E_PHNUM;
+    let mut f = Fields::new(m);
+    f.e_ident(m);
+    f.u16(E_TYPE, "e_type", ET_EXEC);
+    f.u16(E_MACHINE, "e_machine", m.e_machine);
+    f.u64(
+        E_ENTRY,
+        "e_entry (its high bytes: code)",
+        base + entry as u64,
+    );
+    f.u64(E_PHOFF, "e_phoff", ph as u64);
+    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
+    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
+    f.u16(E_PHNUM, "e_phnum", 1);
+    f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
+    f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
+    f.u64(ph + P_OFFSET, "p_offset", 0);
+    f.u64(ph + P_VADDR, "p_vaddr", base);
+    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
+    f.u64(ph + P_MEMSZ, "p_memsz", file_len as u64);
+    f
+}
+
+pub fn portable_hello(message: &[u8]) -> Option<Payload> {
     let len = u8::try_from(message.len()).ok()?;
     let m = machine(Platform::Amd64);
     let base = PORTABLE_HELLO_BASE;
     let entry = ehdr64::E_VERSION;
     let msg = u32::try_from(base + PORTABLE_HELLO_MESSAGE as u64).ok()?;
     let file_len = (PORTABLE_HELLO_MESSAGE + message.len()).max(PORTABLE_HELLO_MESSAGE + 8);
-    let ph = E_PHNUM;
     let [a0, a1, a2, a3] = msg.to_le_bytes();
     let code: Vec<(usize, Insn)> = vec![
         (
@@ -513,25 +540,7 @@ pub fn portable_hello(message: &[u8]) -> Option<Payload> {
         (83, Insn::new(&[0x31, 0xff], "xor edi, edi ; status 0")),
         (85, Insn::new(&[0x0f, 0x05], "syscall ; exit")),
     ];
-    let mut f = Fields::new(&m);
-    f.e_ident(&m);
-    f.u16(E_TYPE, "e_type", ET_EXEC);
-    f.u16(E_MACHINE, "e_machine", m.e_machine);
-    f.u64(
-        E_ENTRY,
-        "e_entry (its high bytes: code)",
-        base + entry as u64,
-    );
-    f.u64(E_PHOFF, "e_phoff", ph as u64);
-    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
-    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
-    f.u16(E_PHNUM, "e_phnum", 1);
-    f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
-    f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
-    f.u64(ph + P_OFFSET, "p_offset", 0);
-    f.u64(ph + P_VADDR, "p_vaddr", base);
-    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
-    f.u64(ph + P_MEMSZ, "p_memsz", file_len as u64);
+    let f = portable_fields(&m, base, entry, file_len);
     Some(assemble(
         f,
         code,
@@ -571,13 +580,11 @@ pub fn portable_hello(message: &[u8]) -> Option<Payload> {
 /// 134 bytes, against 137 from the planner.
 pub fn portable_pause() -> Payload {
     use ehdr64::*;
-    use phdr64::*;
     let m = machine(Platform::Amd64);
     let base = PORTABLE_HELLO_BASE;
     let entry = E_VERSION;
     let t = PORTABLE_HELLO_MESSAGE;
     let file_len = t + 30;
-    let ph = E_PHNUM;
     let mut code: Vec<(usize, Insn)> = vec![
         (
             20,
@@ -644,24 +651,6 @@ pub fn portable_pause() -> Payload {
         ),
     ];
     code.extend(wait_then_exit(t + 14));
-    let mut f = Fields::new(&m);
-    f.e_ident(&m);
-    f.u16(E_TYPE, "e_type", ET_EXEC);
-    f.u16(E_MACHINE, "e_machine", m.e_machine);
-    f.u64(
-        E_ENTRY,
-        "e_entry (its high bytes: code)",
-        base + entry as u64,
-    );
-    f.u64(E_PHOFF, "e_phoff", ph as u64);
-    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
-    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
-    f.u16(E_PHNUM, "e_phnum", 1);
-    f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
-    f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", PF_R | PF_X);
-    f.u64(ph + P_OFFSET, "p_offset", 0);
-    f.u64(ph + P_VADDR, "p_vaddr", base);
-    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
-    f.u64(ph + P_MEMSZ, "p_memsz", file_len as u64);
+    let f = portable_fields(&m, base, entry, file_len);
     assemble(f, code, file_len, None, base, entry)
 }
