@@ -10,58 +10,56 @@ use crate::ExplainError;
 use smidge_elf::elf::spec::*;
 use std::path::Path;
 
-/// (name, offset, size) of every `Elf64_Ehdr` field.
-const EHDR64: [(&str, usize, usize); 14] = [
-    ("e_type", 16, 2),
-    ("e_machine", 18, 2),
-    ("e_version", 20, 4),
-    ("e_entry", 24, 8),
-    ("e_phoff", 32, 8),
-    ("e_shoff", 40, 8),
-    ("e_flags", 48, 4),
-    ("e_ehsize", 52, 2),
-    ("e_phentsize", 54, 2),
-    ("e_phnum", 56, 2),
-    ("e_shentsize", 58, 2),
-    ("e_shnum", 60, 2),
-    ("e_shstrndx", 62, 2),
-    ("", 64, 0),
+/// (name, offset, size) of every `Elf64_Ehdr` field after `e_ident`.
+const EHDR64: [(&str, usize, usize); 13] = [
+    ("e_type", ehdr64::E_TYPE, 2),
+    ("e_machine", ehdr64::E_MACHINE, 2),
+    ("e_version", ehdr64::E_VERSION, 4),
+    ("e_entry", ehdr64::E_ENTRY, 8),
+    ("e_phoff", ehdr64::E_PHOFF, 8),
+    ("e_shoff", ehdr64::E_SHOFF, 8),
+    ("e_flags", ehdr64::E_FLAGS, 4),
+    ("e_ehsize", ehdr64::E_EHSIZE, 2),
+    ("e_phentsize", ehdr64::E_PHENTSIZE, 2),
+    ("e_phnum", ehdr64::E_PHNUM, 2),
+    ("e_shentsize", ehdr64::E_SHENTSIZE, 2),
+    ("e_shnum", ehdr64::E_SHNUM, 2),
+    ("e_shstrndx", ehdr64::E_SHSTRNDX, 2),
 ];
-const EHDR32: [(&str, usize, usize); 14] = [
-    ("e_type", 16, 2),
-    ("e_machine", 18, 2),
-    ("e_version", 20, 4),
-    ("e_entry", 24, 4),
-    ("e_phoff", 28, 4),
-    ("e_shoff", 32, 4),
-    ("e_flags", 36, 4),
-    ("e_ehsize", 40, 2),
-    ("e_phentsize", 42, 2),
-    ("e_phnum", 44, 2),
-    ("e_shentsize", 46, 2),
-    ("e_shnum", 48, 2),
-    ("e_shstrndx", 50, 2),
-    ("", 52, 0),
+const EHDR32: [(&str, usize, usize); 13] = [
+    ("e_type", ehdr32::E_TYPE, 2),
+    ("e_machine", ehdr32::E_MACHINE, 2),
+    ("e_version", ehdr32::E_VERSION, 4),
+    ("e_entry", ehdr32::E_ENTRY, 4),
+    ("e_phoff", ehdr32::E_PHOFF, 4),
+    ("e_shoff", ehdr32::E_SHOFF, 4),
+    ("e_flags", ehdr32::E_FLAGS, 4),
+    ("e_ehsize", ehdr32::E_EHSIZE, 2),
+    ("e_phentsize", ehdr32::E_PHENTSIZE, 2),
+    ("e_phnum", ehdr32::E_PHNUM, 2),
+    ("e_shentsize", ehdr32::E_SHENTSIZE, 2),
+    ("e_shnum", ehdr32::E_SHNUM, 2),
+    ("e_shstrndx", ehdr32::E_SHSTRNDX, 2),
 ];
 const PHDR64: [(&str, usize, usize); 8] = [
-    ("p_type", 0, 4),
-    ("p_flags", 4, 4),
-    ("p_offset", 8, 8),
-    ("p_vaddr", 16, 8),
-    ("p_paddr", 24, 8),
-    ("p_filesz", 32, 8),
-    ("p_memsz", 40, 8),
-    ("p_align", 48, 8),
+    ("p_type", phdr64::P_TYPE, 4),
+    ("p_flags", phdr64::P_FLAGS, 4),
+    ("p_offset", phdr64::P_OFFSET, 8),
+    ("p_vaddr", phdr64::P_VADDR, 8),
+    ("p_paddr", phdr64::P_PADDR, 8),
+    ("p_filesz", phdr64::P_FILESZ, 8),
+    ("p_memsz", phdr64::P_MEMSZ, 8),
+    ("p_align", phdr64::P_ALIGN, 8),
 ];
 const PHDR32: [(&str, usize, usize); 8] = [
-    ("p_type", 0, 4),
-    ("p_offset", 4, 4),
-    ("p_vaddr", 8, 4),
-    ("p_paddr", 12, 4),
-    ("p_filesz", 16, 4),
-    ("p_memsz", 20, 4),
-    ("p_flags", 24, 4),
-    ("p_align", 28, 4),
+    ("p_type", phdr32::P_TYPE, 4),
+    ("p_offset", phdr32::P_OFFSET, 4),
+    ("p_vaddr", phdr32::P_VADDR, 4),
+    ("p_paddr", phdr32::P_PADDR, 4),
+    ("p_filesz", phdr32::P_FILESZ, 4),
+    ("p_memsz", phdr32::P_MEMSZ, 4),
+    ("p_flags", phdr32::P_FLAGS, 4),
+    ("p_align", phdr32::P_ALIGN, 4),
 ];
 const SHDR64: [(&str, usize, usize); 10] = [
     ("sh_name", 0, 4),
@@ -94,12 +92,12 @@ const MAX_HEADERS: u64 = 1 << 16;
 
 /// The e_ident bytes, by name.
 const IDENT: [(&str, usize, usize); 6] = [
-    ("e_ident[EI_MAG0..=EI_MAG3]", 0, 4),
-    ("e_ident[EI_CLASS]", 4, 1),
-    ("e_ident[EI_DATA]", 5, 1),
-    ("e_ident[EI_VERSION]", 6, 1),
-    ("e_ident[EI_OSABI]", 7, 1),
-    ("e_ident[EI_ABIVERSION]", 8, 1),
+    ("e_ident[EI_MAG0..=EI_MAG3]", EI_MAG0, 4),
+    ("e_ident[EI_CLASS]", EI_CLASS, 1),
+    ("e_ident[EI_DATA]", EI_DATA, 1),
+    ("e_ident[EI_VERSION]", EI_VERSION, 1),
+    ("e_ident[EI_OSABI]", EI_OSABI, 1),
+    ("e_ident[EI_ABIVERSION]", EI_OSABI + 1, 1),
 ];
 
 /// Reads little- or big-endian numbers of 1, 2, 4 or 8 bytes; bytes past the end of the
@@ -235,8 +233,12 @@ pub(crate) fn headers(
             Role::new(Kind::ElfHeader, name, text),
         );
     }
-    spans.add(9, 16, Role::new(Kind::ElfHeader, "e_ident[EI_PAD]", ""));
-    for &(name, at, n) in ehdr.iter().filter(|f| f.2 > 0) {
+    spans.add(
+        EI_OSABI as u64 + 2,
+        EI_NIDENT as u64,
+        Role::new(Kind::ElfHeader, "e_ident[EI_PAD]", ""),
+    );
+    for &(name, at, n) in ehdr {
         let v = r.uint(at as u64, n);
         let text = match name {
             "e_type" => e_type_name(v as u16),

@@ -56,6 +56,8 @@ pub mod ehdr64 {
     pub const E_PHENTSIZE: usize = 54;
     pub const E_PHNUM: usize = 56;
     pub const E_SHENTSIZE: usize = 58;
+    pub const E_SHNUM: usize = 60;
+    pub const E_SHSTRNDX: usize = 62;
     pub const SIZE: usize = 64;
 }
 
@@ -84,6 +86,9 @@ pub mod ehdr32 {
     pub const E_EHSIZE: usize = 40;
     pub const E_PHENTSIZE: usize = 42;
     pub const E_PHNUM: usize = 44;
+    pub const E_SHENTSIZE: usize = 46;
+    pub const E_SHNUM: usize = 48;
+    pub const E_SHSTRNDX: usize = 50;
     pub const SIZE: usize = 52;
 }
 
@@ -104,4 +109,4 @@ const _: () = assert!(ehdr64::SIZE == 64 && phdr64::SIZE == 56);
 const _: () = assert!(ehdr32::SIZE == 52 && phdr32::SIZE == 32);
 const _: () = assert!(phdr64::P_ALIGN + 8 == phdr64::SIZE && phdr32::P_ALIGN + 4 == phdr32::SIZE);
 const _: () =
-    assert!(ehdr64::E_SHENTSIZE + 6 == ehdr64::SIZE && ehdr32::E_PHNUM + 8 == ehdr32::SIZE);
+    assert!(ehdr64::E_SHSTRNDX + 2 == ehdr64::SIZE && ehdr32::E_SHSTRNDX + 2 == ehdr32::SIZE);

@@ -394,10 +394,6 @@ fn header_len(fit: Fit) -> usize {
     }
 }
 
-/// e_shnum and e_shstrndx (not in the spec module's list, which stops at e_shentsize).
-const E_SHNUM: usize = 60;
-const E_SHSTRNDX: usize = 62;
-
 /// The ELF header and the one program header: one read-write-execute PT_LOAD of the whole
 /// file at [`BASE`], `memsz` bytes (the rest zero-filled). In the kernel fit the program
 /// header starts at e_phnum: p_type = e_phnum | e_shentsize << 16 = 1 (PT_LOAD) and

@@ -76,10 +76,6 @@ pub(super) fn header_len(fit: Fit) -> usize {
     }
 }
 
-const E_SHENTSIZE: usize = 46;
-const E_SHNUM: usize = 48;
-const E_SHSTRNDX: usize = 50;
-
 /// As amd64's, in ELF32. In the kernel fit the program header starts at e_phnum: p_type =
 /// e_phnum | e_shentsize << 16 = 1 (PT_LOAD), p_offset = e_shnum | e_shstrndx << 16 = 0.
 pub(super) fn headers(fit: Fit, file_len: usize, memsz: u32, entry: usize) -> Fields {

@@ -16,13 +16,6 @@ use super::inspect::ElfInfo;
 use super::PackError;
 use smidge_elf::elf::spec::{ehdr32, ehdr64};
 
-/// `e_shnum` and `e_shstrndx` offsets (after `e_shentsize`).
-const E_SHNUM64: usize = ehdr64::E_SHENTSIZE + 2;
-const E_SHSTRNDX64: usize = ehdr64::E_SHENTSIZE + 4;
-const E_SHENTSIZE32: usize = ehdr32::E_PHNUM + 2;
-const E_SHNUM32: usize = E_SHENTSIZE32 + 2;
-const E_SHSTRNDX32: usize = E_SHENTSIZE32 + 4;
-
 /// The new header and length of `path` stripped, or `None` when there is nothing to strip.
 pub fn strip_plan(
     path: &Path,
@@ -46,9 +39,17 @@ pub fn strip_plan(
             source,
         })?;
     let fields: &[(usize, usize)] = if info.class64 {
-        &[(ehdr64::E_SHOFF, 8), (E_SHNUM64, 2), (E_SHSTRNDX64, 2)]
+        &[
+            (ehdr64::E_SHOFF, 8),
+            (ehdr64::E_SHNUM, 2),
+            (ehdr64::E_SHSTRNDX, 2),
+        ]
     } else {
-        &[(ehdr32::E_SHOFF, 4), (E_SHNUM32, 2), (E_SHSTRNDX32, 2)]
+        &[
+            (ehdr32::E_SHOFF, 4),
+            (ehdr32::E_SHNUM, 2),
+            (ehdr32::E_SHSTRNDX, 2),
+        ]
     };
     let had_sections = fields
         .iter()
