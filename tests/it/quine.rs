@@ -8,26 +8,40 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use capstone::prelude::*;
 use sha2::{Digest, Sha256};
 use smidge::elf::Payload;
-use smidge::quine::{self, amd64};
+use smidge::quine;
 use smidge::{Fit, Platform};
 
+use crate::support::process::{command, native, qemu, runners};
 use crate::support::{self, ok, output_of_new_executable, show, test_tag, Loaded};
 
 const FITS: [(Fit, &str); 2] = [(Fit::Portable, "portable"), (Fit::Kernel, "kernel")];
-const PLATFORMS: [(Platform, &str); 2] = [
-    (Platform::Amd64, "linux/amd64"),
-    (Platform::I386, "linux/386"),
-];
+
+/// The platforms with a quine listing (every platform, once each instruction set has one:
+/// [`every_platform_has_a_quine`]).
+fn quine_platforms() -> Vec<Platform> {
+    support::platforms()
+        .into_iter()
+        .filter(|&p| quine::sha256_test(p, b"").is_some())
+        .collect()
+}
 
 /// Every (platform, fit) the quine is built for: (platform, "linux/…", fit, "fit").
-fn targets() -> Vec<(Platform, &'static str, Fit, &'static str)> {
-    PLATFORMS
-        .iter()
-        .flat_map(|&(p, ps)| FITS.iter().map(move |&(f, fs)| (p, ps, f, fs)))
+fn targets() -> Vec<(Platform, String, Fit, &'static str)> {
+    quine_platforms()
+        .into_iter()
+        .flat_map(|p| FITS.iter().map(move |&(f, fs)| (p, p.to_string(), f, fs)))
         .collect()
+}
+
+/// What the tests need to run every platform's quine: qemu-user for the foreign ones and
+/// binfmt_misc for executing them directly (as docker does).
+fn require_runners() -> bool {
+    quine_platforms()
+        .iter()
+        .all(|&p| native(p) || support::require(qemu(p)))
+        && (quine_platforms().iter().all(|&p| native(p)) || support::require("binfmt"))
 }
 
 fn write_exe(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -49,63 +63,87 @@ fn generation0(platform: &str, fit: &str, tag: &str) -> Vec<u8> {
     smidge_quine(platform, fit, &args)
 }
 
-fn run(exe: &Path) -> Vec<u8> {
-    let out = output_of_new_executable(&mut Command::new(exe)).unwrap();
-    assert!(out.status.success(), "{}: {}", exe.display(), show(&out));
-    out.stdout
+/// Runs `exe` every way `platform` and `fit` are run ([`runners`]: natively or under
+/// qemu-user, and the portable fit also through the other), and returns what it printed,
+/// the same every way.
+fn run(platform: Platform, fit: Fit, exe: &Path) -> Vec<u8> {
+    let mut printed: Option<Vec<u8>> = None;
+    for runner in runners(platform, fit) {
+        let out = output_of_new_executable(&mut command(&runner, exe)).unwrap();
+        assert!(
+            out.status.success(),
+            "{} {runner:?}: {}",
+            exe.display(),
+            show(&out)
+        );
+        if let Some(p) = &printed {
+            assert!(
+                *p == out.stdout,
+                "{} {runner:?} printed something else",
+                exe.display()
+            );
+        }
+        printed = Some(out.stdout);
+    }
+    printed.unwrap()
 }
 
-/// The listing's SHA-256 (with the hex and write listings), run natively on messages
-/// around the padding edges (55 bytes is the longest that pads in one block, 56 the
-/// shortest that needs two), against the sha2 crate; and the Rust model generation 0 is
-/// computed with.
+/// The listing's SHA-256 (with the hex and write listings), on messages around the
+/// padding edges (55 bytes is the longest that pads in one block, 56 the shortest that
+/// needs two), against the sha2 crate, on every platform (natively and under qemu-user:
+/// amd64's K comes from the x87, whose emulation must agree); and the Rust model
+/// generation 0 is computed with.
 #[test]
+#[ignore = "needs qemu-user and binfmt_misc"]
 fn sha256_listing_matches_sha2() {
+    if !require_runners() {
+        return;
+    }
     let dir = support::tempdir();
-    let qemu = support::require("qemu-x86_64");
     for len in [
         0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128, 1000, 4096, 6000,
     ] {
         let message: Vec<u8> = (0..len).map(|i| (i * 7 + i / 256) as u8).collect();
         let want = hex::encode(Sha256::digest(&message));
         assert_eq!(hex::encode(quine::sha256(&message)), want, "{len} bytes");
-        let payload = amd64::sha256_test(&message);
-        let exe = write_exe(dir.path(), &format!("sha-{len}"), &payload.bytes);
-        assert_eq!(
-            String::from_utf8(run(&exe)).unwrap(),
-            want,
-            "SHA-256 of {len} bytes"
-        );
-        // K comes from the x87 (fyl2x, f2xm1): qemu's emulation must agree too.
-        if qemu {
-            let out = output_of_new_executable(Command::new("qemu-x86_64").arg(&exe)).unwrap();
+        for platform in quine_platforms() {
+            let payload = quine::sha256_test(platform, &message).unwrap();
+            let name = format!("sha-{}-{len}", platform.architecture());
+            let exe = write_exe(dir.path(), &name, &payload.bytes);
+            let printed = run(platform, Fit::Portable, &exe);
             assert_eq!(
-                String::from_utf8(out.stdout).unwrap(),
+                String::from_utf8(printed).unwrap(),
                 want,
-                "SHA-256 of {len} bytes under qemu-x86_64"
+                "{platform}: SHA-256 of {len} bytes"
             );
         }
     }
 }
 
-/// The program, run directly, prints generation 0 (what `smidge quine --compression none`
-/// writes), byte for byte; and what it prints is a docker archive of itself.
+/// The program, run directly (or under qemu-user), prints generation 0 (what `smidge
+/// quine --compression none` writes), byte for byte; and what it prints is a docker
+/// archive of itself.
 #[test]
+#[ignore = "needs qemu-user and binfmt_misc"]
 fn program_prints_generation0() {
+    if !require_runners() {
+        return;
+    }
     let dir = support::tempdir();
-    for (_, platform, _, fit) in targets() {
+    for (p, platform, fit_, fit) in targets() {
+        let platform = platform.as_str();
         let tag = "smidge/quine:latest";
         let gen0 = generation0(platform, fit, tag);
         let program = smidge_quine(platform, fit, &["--format", "elf"]);
         let exe = write_exe(
             dir.path(),
-            &format!("quine-{}-{fit}", support::arch(platform)),
+            &format!("quine-{}-{fit}", p.architecture()),
             &program,
         );
-        let printed = run(&exe);
+        let printed = run(p, fit_, &exe);
         assert!(
             printed == gen0,
-            "{fit}: the program's output differs from generation 0"
+            "{platform} {fit}: the program's output differs from generation 0"
         );
         // The archive holds the program itself as /quine, and the config names its layer.
         let mut outer = tar::Archive::new(&printed[..]);
@@ -124,47 +162,69 @@ fn program_prints_generation0() {
             config["rootfs"]["diff_ids"][0],
             format!("sha256:{}", hex::encode(Sha256::digest(layer)))
         );
-        assert_eq!(config["architecture"], support::arch(platform));
+        assert_eq!(config["architecture"], p.architecture());
+        assert_eq!(config["variant"].as_str(), p.variant());
         let mut inner = tar::Archive::new(&layer[..]);
         let mut e = inner.entries().unwrap().next().unwrap().unwrap();
         assert_eq!(e.path().unwrap().to_str(), Some("quine"));
         assert_eq!(e.header().mode().unwrap(), 0o755);
         let mut data = Vec::new();
         std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-        assert!(data == program, "{fit}: the layer holds the program");
+        assert!(
+            data == program,
+            "{platform} {fit}: the layer holds the program"
+        );
     }
 }
 
-/// `strace -f` of the program run directly: only write and exit (no open, read, mmap…).
+/// The system calls the program makes: `strace -f` of it run directly (amd64, 386), or
+/// qemu-user's own `-strace` (the others, whose system calls qemu makes on their behalf):
+/// only write and exit (no open, read, mmap…).
 #[test]
+#[ignore = "needs strace and qemu-user"]
 fn program_calls_only_write_and_exit() {
-    require!("strace");
+    if !support::require("strace") || !require_runners() {
+        return;
+    }
     let dir = support::tempdir();
-    for (_, platform, _, fit) in targets() {
-        let program = smidge_quine(platform, fit, &["--format", "elf"]);
-        let name = format!("{}-{fit}", support::arch(platform));
+    for (p, platform, _, fit) in targets() {
+        let program = smidge_quine(&platform, fit, &["--format", "elf"]);
+        let name = format!("{}-{fit}", p.architecture());
         let exe = write_exe(dir.path(), &format!("quine-{name}"), &program);
         let log = dir.path().join(format!("strace-{name}"));
-        let out = output_of_new_executable(
-            Command::new("strace")
-                .args(["-f", "-e", "trace=all", "-o"])
-                .arg(&log)
-                .arg(&exe),
-        )
-        .unwrap();
+        let mut cmd = if native(p) {
+            let mut c = Command::new("strace");
+            c.args(["-f", "-e", "trace=all", "-o"]).arg(&log).arg(&exe);
+            c
+        } else {
+            let mut c = Command::new(qemu(p));
+            c.arg("-strace").arg(&exe);
+            c
+        };
+        let out = output_of_new_executable(&mut cmd).unwrap();
         assert!(out.status.success(), "{}", show(&out));
-        let log = std::fs::read_to_string(&log).unwrap();
+        let log = if native(p) {
+            std::fs::read_to_string(&log).unwrap()
+        } else {
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
         let calls: Vec<&str> = log
             .lines()
             .filter_map(|l| {
-                // "PID name(args) = result", "+++ exited with 0 +++"
+                // strace: "PID name(args) = result", "+++ exited with 0 +++";
+                // qemu: "PID name(args) = result", the result maybe on a line of its own.
                 let l = l.split_once(' ').map_or(l, |(_, rest)| rest).trim_start();
-                (!l.starts_with("+++") && !l.starts_with("---"))
+                (!l.starts_with("+++") && !l.starts_with("---") && l.contains('('))
                     .then(|| l.split('(').next().unwrap())
             })
             .collect();
-        assert_eq!(calls.first(), Some(&"execve"), "{log}");
-        for call in &calls[1..] {
+        let calls = if native(p) {
+            assert_eq!(calls.first(), Some(&"execve"), "{log}");
+            &calls[1..]
+        } else {
+            &calls[..]
+        };
+        for call in calls {
             assert!(
                 matches!(*call, "write" | "exit" | "exit_group"),
                 "{platform} {fit}: the program called {call}:\n{log}"
@@ -172,7 +232,7 @@ fn program_calls_only_write_and_exit() {
         }
         assert!(
             calls.contains(&"write") && calls.last() == Some(&"exit"),
-            "{log}"
+            "{platform} {fit}: {log}"
         );
     }
 }
@@ -182,33 +242,43 @@ fn program_calls_only_write_and_exit() {
 #[test]
 fn every_quine_instruction_decodes_as_listed() {
     let header = header();
-    let mut payloads: Vec<(String, Platform, Payload)> = vec![(
-        "sha256 test".into(),
-        Platform::Amd64,
-        amd64::sha256_test(b"abc"),
-    )];
+    let mut payloads: Vec<(String, Platform, Payload)> = Vec::new();
+    for platform in quine_platforms() {
+        let test = quine::sha256_test(platform, b"abc").unwrap();
+        payloads.push((format!("sha256 test {platform}"), platform, test));
+    }
     for (platform, _, fit, name) in targets() {
         let q = quine::build(platform, fit, "smidge/quine:latest", &header).unwrap();
         payloads.push((format!("quine {platform} {name}"), platform, q.payload));
     }
     for (name, platform, payload) in payloads {
-        let mode = match platform {
-            Platform::I386 => arch::x86::ArchMode::Mode32,
-            _ => arch::x86::ArchMode::Mode64,
-        };
-        let cs = Capstone::new().x86().mode(mode).build().unwrap();
+        let cs = crate::payloads::capstone(platform, &payload);
         let starts: Vec<u64> = payload
             .code
             .iter()
             .map(|p| payload.base + p.offset as u64)
             .collect();
         assert_eq!(payload.code[0].offset, payload.entry, "{name}");
+        let x86 = matches!(platform, Platform::Amd64 | Platform::I386);
         for placed in &payload.code {
             let at = placed.offset;
+            if placed.insn.asm.starts_with('.') {
+                // Literal data in the code (`.word 0x…`), if a listing carries any: the
+                // bytes must say what the listing says.
+                let listed = placed.insn.asm.split(';').next().unwrap().trim();
+                assert!(
+                    listed.starts_with(".word") || listed.starts_with(".long"),
+                    "{name} at {at}: `{listed}`"
+                );
+                continue;
+            }
             let insns = cs
                 .disasm_count(&payload.bytes[at..], payload.base + at as u64, 1)
                 .unwrap();
-            let insn = insns.iter().next().unwrap();
+            let insn = insns
+                .iter()
+                .next()
+                .unwrap_or_else(|| panic!("{name}: nothing decodes at {at}"));
             let got = format!("{} {}", insn.mnemonic().unwrap(), insn.op_str().unwrap());
             let listed = placed.insn.asm.split(';').next().unwrap().trim();
             assert_eq!(
@@ -225,12 +295,41 @@ fn every_quine_instruction_decodes_as_listed() {
             if ops.is_empty() {
                 continue; // string instructions: capstone spells out the implicit operands
             }
-            if ops.chars().next().unwrap().is_ascii_alphabetic()
-                && (mnemonic.starts_with('j') || mnemonic == "loop")
-            {
-                let target =
-                    u64::from_str_radix(insn.op_str().unwrap().trim_start_matches("0x"), 16)
-                        .unwrap();
+            // A branch to a label: it must land on an instruction of the listing.
+            let last = ops.rsplit(", ").next().unwrap();
+            let label = if x86 {
+                ops.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && (mnemonic.starts_with('j') || mnemonic == "loop")
+            } else {
+                last.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && last.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !is_register(platform, last)
+            };
+            if label {
+                let target = insn
+                    .op_str()
+                    .unwrap()
+                    .rsplit(", ")
+                    .next()
+                    .and_then(|t| {
+                        let t = t.trim_start_matches('#');
+                        match t.strip_prefix("0x") {
+                            Some(h) => u64::from_str_radix(h, 16).ok(),
+                            None => t.parse().ok(),
+                        }
+                    })
+                    .unwrap_or_else(|| panic!("{name} at {at}: {got}: no target"));
+                // RISC-V prints a branch's offset, the others its address.
+                let target = if platform == Platform::Riscv64 {
+                    let off = insn.op_str().unwrap().rsplit(", ").next().unwrap();
+                    let v: i64 = match off.strip_prefix('-') {
+                        Some(d) => -parse_num(d),
+                        None => parse_num(off),
+                    };
+                    (payload.base + at as u64).wrapping_add(v as u64)
+                } else {
+                    target
+                };
                 assert!(
                     starts.contains(&target),
                     "{name} at {at}: `{listed}` lands inside an instruction"
@@ -238,10 +337,50 @@ fn every_quine_instruction_decodes_as_listed() {
                 continue;
             }
             assert_eq!(
-                normalize(insn.op_str().unwrap()),
-                normalize(ops),
+                normalize(insn.op_str().unwrap(), x86),
+                normalize(ops, x86),
                 "{name} at {at}: capstone reads `{got}`, the listing says `{listed}`"
             );
+        }
+    }
+}
+
+fn parse_num(s: &str) -> i64 {
+    match s.strip_prefix("0x") {
+        Some(h) => i64::from_str_radix(h, 16).unwrap(),
+        None => s.parse().unwrap(),
+    }
+}
+
+/// Whether `op` names a register (so it is not a label).
+fn is_register(platform: Platform, op: &str) -> bool {
+    let num = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    match platform {
+        Platform::Amd64 | Platform::I386 => false,
+        Platform::Arm64 => {
+            ["sp", "xzr", "wzr", "lr", "fp"].contains(&op)
+                || op
+                    .strip_prefix(['x', 'w', 'd', 's', 'v', 'q'])
+                    .is_some_and(num)
+        }
+        Platform::ArmV7 => {
+            ["sp", "lr", "pc", "ip", "fp", "sb", "sl"].contains(&op)
+                || op.strip_prefix(['r', 'd', 's']).is_some_and(num)
+        }
+        Platform::Riscv64 => {
+            ["zero", "ra", "sp", "gp", "tp", "fp"].contains(&op)
+                || op.strip_prefix(['a', 's', 't', 'x', 'f']).is_some_and(num)
+                || op.strip_prefix("fa").is_some_and(num)
+                || op.strip_prefix("fs").is_some_and(num)
+                || op.strip_prefix("ft").is_some_and(num)
+        }
+        Platform::Ppc64le => {
+            op.strip_prefix(['r', 'f', 'v']).is_some_and(num)
+                || op.strip_prefix("cr").is_some_and(num)
+                || ["lr", "ctr"].contains(&op)
+        }
+        Platform::S390x => {
+            op.strip_prefix("%r").is_some_and(num) || op.strip_prefix("%f").is_some_and(num)
         }
     }
 }
@@ -253,11 +392,16 @@ fn split_mnemonic<'a>(listed: &'a str, capstone: &str) -> (&'a str, &'a str) {
     (m, rest.trim())
 }
 
-/// Operands without spaces and size words, numbers in decimal.
-fn normalize(ops: &str) -> String {
-    let mut s = ops.replace("ptr ", "").replace("st(0)", "st0");
-    for size in ["qword ", "dword ", "byte "] {
-        s = s.replace(size, "");
+/// Operands without spaces (and x86's size words, ARM's `#`), numbers in decimal.
+fn normalize(ops: &str, x86: bool) -> String {
+    let mut s = ops.to_string();
+    if x86 {
+        s = s.replace("ptr ", "").replace("st(0)", "st0");
+        for size in ["qword ", "dword ", "byte "] {
+            s = s.replace(size, "");
+        }
+    } else {
+        s = s.replace('#', "");
     }
     let s = s.replace(' ', "");
     let mut out = String::new();
@@ -291,6 +435,7 @@ fn docker_loads_what_the_container_prints() {
     require!("docker");
     let dir = support::tempdir();
     for (_, platform, _, fit_name) in targets() {
+        let platform = platform.as_str();
         let fit = &*format!("{} {fit_name}", support::arch(platform));
         let tag = test_tag(&format!("quine-{fit}"));
         let gen0 = generation0(platform, fit_name, &tag);
@@ -300,7 +445,7 @@ fn docker_loads_what_the_container_prints() {
         std::fs::write(&path, &gen0).unwrap();
         let loaded = Loaded::load("docker", &path, &tag);
         let id = loaded.inspect("{{.Id}}");
-        let printed = run_container(&tag);
+        let printed = run_container(platform, &tag);
         assert!(
             printed == gen0,
             "{fit}: the container printed something else"
@@ -309,7 +454,10 @@ fn docker_loads_what_the_container_prints() {
         let again = Loaded::load_stdin("docker", &printed, &tag);
         assert_eq!(again.inspect("{{.Id}}"), id, "{fit}: not the same image");
         assert_eq!(again.inspect("{{json .RepoTags}}"), format!("[\"{tag}\"]"));
-        assert!(run_container(&tag) == gen0, "{fit}: generation 2 differs");
+        assert!(
+            run_container(platform, &tag) == gen0,
+            "{fit}: generation 2 differs"
+        );
         // The gzip archive smidge writes by default loads as the same image too.
         let gz = path.with_extension("tar.gz");
         std::fs::write(&gz, smidge_quine(platform, fit_name, &["-t", &tag])).unwrap();
@@ -319,9 +467,17 @@ fn docker_loads_what_the_container_prints() {
     }
 }
 
-fn run_container(tag: &str) -> Vec<u8> {
+fn run_container(platform: &str, tag: &str) -> Vec<u8> {
     let out = Command::new("docker")
-        .args(["run", "--rm", "--network", "none", tag])
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            platform,
+            tag,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "docker run {tag}: {}", show(&out));
@@ -336,6 +492,7 @@ fn podman_loads_the_same_image() {
     require!("podman");
     let dir = support::tempdir();
     for (_, platform, _, fit) in targets() {
+        let platform = platform.as_str();
         let tag = test_tag(&format!("quine-podman-{fit}-{}", support::arch(platform)));
         let gen0 = generation0(platform, fit, &tag);
         let path = dir.path().join(format!("gen0-{fit}.tar"));
@@ -356,7 +513,15 @@ fn podman_loads_the_same_image() {
         };
         assert_eq!(loaded.inspect("{{.Id}}"), config_digest, "{fit}");
         let out = Command::new("podman")
-            .args(["run", "--rm", "--network", "none", &tag])
+            .args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--platform",
+                platform,
+                &tag,
+            ])
             .output()
             .unwrap();
         if out.status.success() {
@@ -377,6 +542,7 @@ fn quine_bytes_are_pinned() {
     let path = format!("{}/tests/golden/quine.txt", env!("CARGO_MANIFEST_DIR"));
     let mut text = String::new();
     for (platform, name, _, fit) in targets() {
+        let name = name.as_str();
         let payload = smidge_quine(name, fit, &["--format", "elf"]);
         let gzip = smidge_quine(name, fit, &["--compression", "gzip"]).len();
         let printed = generation0(name, fit, "smidge/quine:latest").len();

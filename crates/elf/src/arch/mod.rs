@@ -13,11 +13,12 @@
 //! - `encode.rs`: how each instruction is encoded (bytes from operands) and the patches the
 //!   planner applies to PC-relative ones (`Fixup::Encode`), e.g. riscv64's `c.j`, `bltz`,
 //!   `auipc`, arm64's `movz`, `adr`, `b`; amd64 and i386 share theirs in `x86.rs`;
-//! - `exit.rs`, `hello.rs`, `pause.rs`, `serve.rs`: one program's listing each.
+//! - `exit.rs`, `hello.rs`, `pause.rs`, `serve.rs`, `quine.rs`: one program's listing each.
 //!
 //! Shared by all: `encode.rs` (the one range check of every displacement and PC-relative
 //! operand: a signed or unsigned field of so many bits, counting bytes, halfwords or
-//! words), `signal.rs` and `net.rs` (the constants `pause` and `serve` pass the kernel).
+//! words), `signal.rs` and `net.rs` (the constants `pause` and `serve` pass the kernel),
+//! `quine.rs` (what every quine listing is given, and SHA-256's constants).
 
 mod amd64;
 mod arm;
@@ -26,6 +27,7 @@ mod encode;
 mod i386;
 pub mod net;
 mod ppc64le;
+pub mod quine;
 mod riscv64;
 mod s390x;
 pub mod signal;
@@ -159,6 +161,16 @@ pub trait Programs {
 
     /// [`Program::Serve`]: answer every HTTP request with one response.
     fn serve(&self, serve: &Serve, addressing: Addressing) -> Code;
+
+    /// The quine ([`crate::quine`]): a program that prints the image archive that holds it,
+    /// computing SHA-256 as it goes (what it does with the [`quine::Addresses`] is in
+    /// [`quine`]). Absolute addresses, placed by `crate::quine` rather than the planner;
+    /// `None` where the instruction set has no quine yet.
+    fn quine(&self, addresses: &quine::Addresses) -> Option<Vec<Insn>>;
+
+    /// The quine's SHA-256 alone: the digest of a padded message, its hex written to
+    /// stdout ([`quine`]), for the tests to check against another implementation.
+    fn sha256_test(&self, addresses: &quine::Addresses) -> Option<Vec<Insn>>;
 }
 
 /// What the layout planner needs from an instruction set: its programs, and the few

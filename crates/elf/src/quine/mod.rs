@@ -38,30 +38,20 @@
 //! amd64 portable) because the template copies short gaps of zeros ([`GAP`]): that makes
 //! the gzip archive smaller, which is what the image weighs.
 
-pub mod amd64;
-pub mod i386;
-
-use crate::arch::Insn;
+use crate::arch::{self, Insn};
+use crate::elf::layout::Fields;
+use crate::elf::machine::machine;
+use crate::elf::spec::*;
 use crate::elf::{Payload, Placed};
 use crate::{Fit, Platform};
 
-/// FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of the
-/// first 64 primes.
-pub const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
+pub use crate::arch::quine::{Addresses, H0, K, SCRATCH_LEN};
 
-/// FIPS 180-4 §5.3.3: the initial hash value H(0).
-pub const H0: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+/// The load address of the file.
+pub const BASE: u32 = 0x1_0000;
+/// Where the output is built, in the zero-filled memory after the file (which is smaller
+/// than a page: the longest template, with a 255-byte tag, is under 1 KiB).
+pub const OUT: u32 = BASE + 0x1000;
 
 /// The longest gap of zeros the template copies rather than skips. The template's bytes
 /// are copies of bytes the output holds before the layer, so DEFLATE codes each run as a
@@ -87,7 +77,7 @@ pub const PROGRAM_MODE: u32 = 0o755;
 /// Why a quine cannot be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QuineError {
-    #[error("no quine for {0} yet (linux/amd64 and linux/386 only)")]
+    #[error("no quine for {0} yet")]
     Platform(Platform),
     #[error("the image reference `{0}` does not fit in a quine's manifest")]
     Tag(String),
@@ -140,8 +130,12 @@ impl Output {
             return Err(QuineError::Tag(repo_tag.to_string()));
         }
         let manifest = format!(r#"[{{"Config":"c","RepoTags":["{repo_tag}"],"Layers":["l"]}}]"#);
+        let variant = platform
+            .variant()
+            .map(|v| format!(r#","variant":"{v}""#))
+            .unwrap_or_default();
         let config_head = format!(
-            r#"{{"architecture":"{}","os":"{}","config":{{"Cmd":["/{PROGRAM_NAME}"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:"#,
+            r#"{{"architecture":"{}","os":"{}"{variant},"config":{{"Cmd":["/{PROGRAM_NAME}"]}},"rootfs":{{"type":"layers","diff_ids":["sha256:"#,
             platform.architecture(),
             platform.os(),
         );
@@ -318,17 +312,12 @@ pub fn build(
     repo_tag: &str,
     header: TarHeader,
 ) -> Result<Quine, QuineError> {
-    let build = match platform {
-        Platform::Amd64 => amd64::quine,
-        Platform::I386 => i386::quine,
-        p => return Err(QuineError::Platform(p)),
-    };
     // The program's length fixes the output, whose template is part of the program: start
     // from a guess and repeat until the length holds still.
     let mut len = 0;
     for _ in 0..16 {
         let output = Output::new(platform, repo_tag, len, header)?;
-        let payload = build(fit, &output);
+        let payload = program(platform, fit, &output)?;
         if payload.bytes.len() == len {
             let generation0 = output.fill(&payload.bytes);
             return Ok(Quine {
@@ -340,6 +329,203 @@ pub fn build(
         len = payload.bytes.len();
     }
     unreachable!("the program's length settles within a few rounds")
+}
+
+/// The program that prints `output`: headers, the platform's listing, the template.
+fn program(platform: Platform, fit: Fit, output: &Output) -> Result<Payload, QuineError> {
+    let scratch = OUT + output.fixed.len() as u32;
+    let isa = arch::isa(platform);
+    let mut missing = false;
+    let payload = file(
+        platform,
+        fit,
+        &output.template(),
+        |_| scratch + SCRATCH_LEN,
+        |template| {
+            let a = Addresses {
+                template,
+                runs: output.runs(),
+                out: OUT,
+                base: BASE,
+                program: OUT + output.program_at as u32,
+                program_len: output.program_len as u32,
+                layer: OUT + output.layer_at as u32,
+                sha_end: OUT + output.fixed.len() as u32,
+                hex: OUT + output.hex_at as u32,
+                out_len: output.len as u32,
+                scratch,
+            };
+            isa.quine(&a).unwrap_or_else(|| {
+                missing = true;
+                Vec::new()
+            })
+        },
+    );
+    if missing {
+        return Err(QuineError::Platform(platform));
+    }
+    // A tag is at most 255 bytes, so the file never reaches the output.
+    assert!(payload.bytes.len() <= (OUT - BASE) as usize);
+    Ok(payload)
+}
+
+/// A program that writes the 64 hex digits of the SHA-256 of `message` and exits: the
+/// platform's quine listing's digest and write (see [`crate::arch::quine`]), around the
+/// message padded as the quine's layer is. For the tests; `None` where the platform has no
+/// quine.
+pub fn sha256_test(platform: Platform, message: &[u8]) -> Option<Payload> {
+    let mut data = message.to_vec();
+    data.extend(sha256_padding(message.len()));
+    let data_len = data.len() as u32;
+    // The hex, then the scratch memory, after the padded message.
+    let hex_at = |end: u32| end.next_multiple_of(64);
+    let isa = arch::isa(platform);
+    isa.sha256_test(&Addresses::default())?;
+    Some(file(
+        platform,
+        Fit::Portable,
+        &data,
+        |end| hex_at(end) + 64 + SCRATCH_LEN,
+        |message| {
+            let end = message + data_len;
+            let a = Addresses {
+                layer: message,
+                sha_end: end,
+                hex: hex_at(end),
+                scratch: hex_at(end) + 64,
+                ..Addresses::default()
+            };
+            isa.sha256_test(&a).expect("the platform has a quine")
+        },
+    ))
+}
+
+/// How long the headers are: the ELF header then one program header (portable), or the
+/// program header from e_phnum on (kernel: p_type is e_phnum | e_shentsize << 16 = 1, so
+/// only where the byte order is little-endian; s390x keeps the portable headers).
+fn header_len(platform: Platform, fit: Fit) -> usize {
+    let m = machine(platform);
+    let overlap = fit == Fit::Kernel && m.data == ELFDATA2LSB;
+    match (m.is_64(), overlap) {
+        (true, false) => ehdr64::SIZE + phdr64::SIZE,
+        (true, true) => ehdr64::E_PHNUM + phdr64::SIZE,
+        (false, false) => ehdr32::SIZE + phdr32::SIZE,
+        (false, true) => ehdr32::E_PHNUM + phdr32::SIZE,
+    }
+}
+
+/// The ELF header and the one program header: one read-write-execute PT_LOAD of the whole
+/// file at [`BASE`], up to `memsz_end` (the rest zero-filled), entered at offset `entry`.
+/// In the kernel fit (little-endian) the program header starts at e_phnum: p_type =
+/// e_phnum | e_shentsize << 16 = 1 (PT_LOAD), and the next word is e_shnum | e_shstrndx
+/// << 16: p_flags = 7 in ELF64 (the kernel reads no section header), p_offset = 0 in ELF32.
+fn headers(platform: Platform, fit: Fit, file_len: usize, memsz_end: u32, entry: usize) -> Fields {
+    let m = machine(platform);
+    let mut f = Fields::new(&m);
+    let entry = (u64::from(BASE) + entry as u64) | arch::isa(platform).entry_bits();
+    let (filesz, memsz) = (file_len as u64, u64::from(memsz_end - BASE));
+    let flags = PF_R | PF_W | PF_X;
+    let overlap = header_len(platform, fit) < header_len(platform, Fit::Portable);
+    f.e_ident(&m);
+    if m.is_64() {
+        use ehdr64::*;
+        use phdr64::*;
+        let ph = if overlap { E_PHNUM } else { ehdr64::SIZE };
+        f.u16(E_TYPE, "e_type", ET_EXEC);
+        f.u16(E_MACHINE, "e_machine", m.e_machine);
+        f.u32(E_VERSION, "e_version", u32::from(EV_CURRENT));
+        f.u64(E_ENTRY, "e_entry", entry);
+        f.u64(E_PHOFF, "e_phoff", ph as u64);
+        f.u64(E_SHOFF, "e_shoff", 0);
+        f.u32(E_FLAGS, "e_flags", m.e_flags.unwrap_or(0));
+        f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
+        f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
+        f.u16(E_PHNUM, "e_phnum", 1);
+        f.u16(E_SHENTSIZE, "e_shentsize", 0);
+        if overlap {
+            f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
+            f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", flags);
+        } else {
+            f.u16(E_SHNUM, "e_shnum", 0);
+            f.u16(E_SHSTRNDX, "e_shstrndx", 0);
+            f.u32(ph + P_TYPE, "p_type", PT_LOAD);
+            f.u32(ph + P_FLAGS, "p_flags", flags);
+        }
+        f.u64(ph + P_OFFSET, "p_offset", 0);
+        f.u64(ph + P_VADDR, "p_vaddr", u64::from(BASE));
+        f.u64(ph + P_PADDR, "p_paddr", u64::from(BASE));
+        f.u64(ph + P_FILESZ, "p_filesz", filesz);
+        f.u64(ph + P_MEMSZ, "p_memsz", memsz);
+        f.u64(ph + P_ALIGN, "p_align", 0x1000);
+    } else {
+        use ehdr32::*;
+        use phdr32::*;
+        let ph = if overlap { E_PHNUM } else { ehdr32::SIZE };
+        f.u16(E_TYPE, "e_type", ET_EXEC);
+        f.u16(E_MACHINE, "e_machine", m.e_machine);
+        f.u32(E_VERSION, "e_version", u32::from(EV_CURRENT));
+        f.u32(E_ENTRY, "e_entry", entry as u32);
+        f.u32(E_PHOFF, "e_phoff", ph as u32);
+        f.u32(E_SHOFF, "e_shoff", 0);
+        f.u32(E_FLAGS, "e_flags", m.e_flags.unwrap_or(0));
+        f.u16(E_EHSIZE, "e_ehsize", ehdr32::SIZE as u16);
+        f.u16(E_PHENTSIZE, "e_phentsize", phdr32::SIZE as u16);
+        f.u16(E_PHNUM, "e_phnum", 1);
+        f.u16(E_SHENTSIZE, "e_shentsize", 0);
+        if overlap {
+            f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
+            f.u32(ph + P_OFFSET, "p_offset (= e_shnum, e_shstrndx)", 0);
+        } else {
+            f.u16(E_SHNUM, "e_shnum", 0);
+            f.u16(E_SHSTRNDX, "e_shstrndx", 0);
+            f.u32(ph + P_TYPE, "p_type", PT_LOAD);
+            f.u32(ph + P_OFFSET, "p_offset", 0);
+        }
+        f.u32(ph + P_VADDR, "p_vaddr", BASE);
+        f.u32(ph + P_PADDR, "p_paddr", BASE);
+        f.u32(ph + P_FILESZ, "p_filesz", filesz as u32);
+        f.u32(ph + P_MEMSZ, "p_memsz", memsz as u32);
+        f.u32(ph + P_FLAGS, "p_flags", flags);
+        f.u32(ph + P_ALIGN, "p_align", 0x1000);
+    }
+    f
+}
+
+/// A file: headers, `code`, then `data`; `code` gets the address of `data`, and the
+/// segment is zero-filled up to `memsz_end(address of the file's end)`.
+fn file(
+    platform: Platform,
+    fit: Fit,
+    data: &[u8],
+    memsz_end: impl Fn(u32) -> u32,
+    mut code: impl FnMut(u32) -> Vec<Insn>,
+) -> Payload {
+    let entry = header_len(platform, fit);
+    // An instruction set may need more instructions for some addresses than for others:
+    // place the data after the code until the code's length holds still.
+    let mut data_at = entry;
+    let insns = loop {
+        let insns = code(BASE + data_at as u32);
+        let at = entry + code_len(&insns);
+        if at == data_at {
+            break insns;
+        }
+        data_at = at;
+    };
+    let file_len = data_at + data.len();
+    let mut bytes = vec![0; file_len];
+    let placed: Vec<Placed> = place(&mut bytes, entry, insns);
+    bytes[data_at..].copy_from_slice(data);
+    let end = BASE + file_len as u32;
+    headers(platform, fit, file_len, memsz_end(end), entry).write(&mut bytes);
+    Payload {
+        bytes,
+        base: u64::from(BASE),
+        entry,
+        entry_address: (u64::from(BASE) + entry as u64) | arch::isa(platform).entry_bits(),
+        code: placed,
+        data: Some(data_at),
+    }
 }
 
 /// Places `code` at `at` in `bytes` (which must be long enough) and returns the placed

@@ -133,6 +133,14 @@ impl Programs for Arm64 {
     fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
         serve::serve(serve, addressing)
     }
+
+    fn quine(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        None
+    }
+
+    fn sha256_test(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        None
+    }
 }
 
 impl Isa for Arm64 {

@@ -11,6 +11,7 @@
 mod exit;
 mod hello;
 mod pause;
+pub(crate) mod quine;
 mod serve;
 
 use super::{x86, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
@@ -53,6 +54,14 @@ impl Programs for I386 {
 
     fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
         serve::serve(serve, addressing)
+    }
+
+    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::listing(addresses))
+    }
+
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::sha256_test(addresses))
     }
 }
 

@@ -86,6 +86,14 @@ impl Programs for Ppc64le {
     fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
         serve::serve(serve, addressing)
     }
+
+    fn quine(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        None
+    }
+
+    fn sha256_test(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        None
+    }
 }
 
 impl Isa for Ppc64le {

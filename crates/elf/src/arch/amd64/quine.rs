@@ -1,55 +1,38 @@
-//! The quine on x86-64: the listing, and SHA-256 (FIPS 180-4) as its own listing.
+//! The quine on x86-64 ([`crate::quine`], [`crate::arch::quine`]): the listing, and
+//! SHA-256 (FIPS 180-4) as its own listing.
 //!
 //! Addresses are below 4 GiB, so 32-bit registers address memory (a write to a 32-bit
 //! register clears the upper half). Linux starts the program with every register but rsp
-//! zero (see [`crate::arch::amd64`]), which the first loop relies on: eax and ecx are zero.
+//! zero (see [`super`]), which the first loop relies on: eax and ecx are zero.
+//!
+//! The scratch memory: W[0..64] and the working variables ([`SCRATCH`]), then K, then the
+//! square roots [`k_table`] computes down from H.
 
-use super::{code_len, place, Output};
+use crate::arch::quine::Addresses;
 use crate::arch::Insn;
-use crate::elf::layout::Fields;
-use crate::elf::machine::machine;
-use crate::elf::spec::*;
-use crate::elf::{Payload, Placed};
-use crate::{Fit, Platform};
 
-/// The load address of the file.
-pub const BASE: u32 = 0x1_0000;
-/// Where the output is built, in the zero-filled memory after the file.
-pub const OUT: u32 = BASE + 0x1000;
-/// Scratch memory [`sha256`] needs: W[0..64] and the working variables (72 words).
+/// W[0..64] and the working variables (72 words) [`sha256`] needs, at the scratch memory.
 pub const SCRATCH: u32 = 64 * 4 + 72 * 4;
 /// The length of K, which [`k_table`] computes into the scratch memory after [`SCRATCH`].
 pub const K_LEN: u32 = 64 * 4;
 /// Where [`k_table`] puts H(0), from K: after K, the 224 bytes between take the square roots of
 /// the 56 primes after the first 8.
 pub const H_AT: u32 = K_LEN + 56 * 4;
-/// The scratch memory after K: H and the 56 words below it.
-pub const H_LEN: u32 = 64 * 4;
+
+/// W, K and H in the scratch memory at `scratch`.
+fn wkh(scratch: u32) -> (u32, u32, u32) {
+    (scratch, scratch + SCRATCH, scratch + SCRATCH + H_AT)
+}
+
+fn code_len(code: &[Insn]) -> usize {
+    code.iter().map(Insn::len).sum()
+}
 
 /// An instruction ending in a 32-bit immediate (or absolute address) `v`.
 fn imm(op: &[u8], v: u32, asm: impl Fn(u32) -> String) -> Insn {
     let mut bytes = op.to_vec();
     bytes.extend_from_slice(&v.to_le_bytes());
     Insn::new(&bytes, asm(v))
-}
-
-/// The addresses (and lengths) the quine's listing uses.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Addresses {
-    pub template: u32,
-    /// How many (skip, count) runs the template holds.
-    pub runs: u32,
-    pub out: u32,
-    pub base: u32,
-    pub program: u32,
-    pub program_len: u32,
-    pub layer: u32,
-    pub sha_end: u32,
-    pub w: u32,
-    pub k: u32,
-    pub h: u32,
-    pub hex: u32,
-    pub out_len: u32,
 }
 
 /// The quine: the template into the output, our own bytes into the layer, SHA-256 of the
@@ -61,7 +44,7 @@ pub fn listing(a: &Addresses) -> Vec<Insn> {
 }
 
 /// Everything but the write: the same bytes mean the same in 32-bit mode, where
-/// [`super::i386`] uses them (with `bits32`, the one difference: [`k_table`]'s stack).
+/// `arch/i386/quine.rs` uses them (with `bits32`, the one difference: [`k_table`]'s stack).
 pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
     let mut code = vec![
         imm(&[0xbe], a.template, |v| {
@@ -98,17 +81,7 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
         },
         Insn::new(&[0xf3, 0xa4], "rep movsb"),
     ];
-    code.extend(k_table(a.k, a.h, bits32));
-    code.extend([
-        imm(&[0xbe], a.layer, |v| {
-            format!("mov esi, {v:#x} ; the layer tar, then its padding")
-        }),
-        imm(&[0xbd], a.h, |v| {
-            format!("mov ebp, {v:#x} ; H, words in reverse order")
-        }),
-    ]);
-    code.extend(sha256(a.w, a.k, a.sha_end));
-    code.extend(hex(a.hex));
+    code.extend(digest(a, bits32));
     code
 }
 
@@ -121,7 +94,7 @@ pub fn body(a: &Addresses, bits32: bool) -> Vec<Insn> {
 /// |x| ≤ 1, and log₂n / 12 < 0.7 for n ≤ 311), √n by fsqrt, each times 2³² by fscale, and
 /// fisttp (truncating) to a quadword whose low half is the fraction. The square roots of
 /// all 64 primes go down from `h`+28: the first 8 are H(0) reversed, the other 56 land in
-/// the 224 bytes below `h` (scratch). The tests check all 64 K words against [`super::K`]
+/// the 224 bytes below `h` (scratch). The tests check all 64 K words against [`crate::arch::quine::K`]
 /// and H(0) through the digest, natively and under qemu. Uses eax, ebx (0 on entry), ecx,
 /// edx, edi, ebp and 16 bytes of stack it leaves there; ends with ecx = 0.
 ///
@@ -219,7 +192,7 @@ pub fn k_table(k: u32, h: u32, bits32: bool) -> Vec<Insn> {
 
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from esi to `end` (whole 64-byte
 /// blocks) into H at ebp: eight words in reverse order (H7 first), initially
-/// [`super::H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
+/// [`crate::arch::quine::H0`] reversed; K (64 words) at `k`, 544 bytes of scratch at `w`; ecx is 0 on entry
 /// and on exit.
 ///
 /// W is computed for the block first. The working variables live in a window that slides
@@ -230,15 +203,9 @@ pub fn k_table(k: u32, h: u32, bits32: bool) -> Vec<Insn> {
 /// σ1(x) = ROTR17(x ⊕ ROTR2 x) ⊕ x≫10, σ0(x) = ROTR7(x ⊕ ROTR11 x) ⊕ x≫3,
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
 pub fn sha256(w: u32, k: u32, end: u32) -> Vec<Insn> {
-    let a = Addresses {
-        w,
-        k,
-        sha_end: end,
-        ..Addresses::default()
-    };
     vec![
         // block:
-        imm(&[0xbf], a.w, |v| {
+        imm(&[0xbf], w, |v| {
             format!("mov edi, {v:#x} ; W[0..64], then the working variables")
         }),
         Insn::new(&[0xb1, 0x10], "mov cl, 16"),
@@ -273,7 +240,7 @@ pub fn sha256(w: u32, k: u32, end: u32) -> Vec<Insn> {
         Insn::new(&[0xb1, 0x08], "mov cl, 8"),
         Insn::new(&[0xf3, 0xa5], "rep movsd"),
         Insn::new(&[0x8d, 0x5f, 0xfc], "lea ebx, [rdi-4]"),
-        imm(&[0xbe], a.k, |v| format!("mov esi, {v:#x} ; K")),
+        imm(&[0xbe], k, |v| format!("mov esi, {v:#x} ; K")),
         Insn::new(&[0xb1, 0x40], "mov cl, 64"),
         // round:
         Insn::new(&[0xad], "lodsd"),
@@ -319,7 +286,7 @@ pub fn sha256(w: u32, k: u32, end: u32) -> Vec<Insn> {
         Insn::new(&[0xaf], "scasd"),
         Insn::new(&[0xe2, 0xfa], "loop addh"),
         Insn::new(&[0x5e], "pop rsi"),
-        imm(&[0x81, 0xfe], a.sha_end, |v| {
+        imm(&[0x81, 0xfe], end, |v| {
             format!("cmp esi, {v:#x} ; past the last block?")
         }),
         Insn::new(&[0x0f, 0x82, 0x40, 0xff, 0xff, 0xff], "jb block"),
@@ -328,12 +295,8 @@ pub fn sha256(w: u32, k: u32, end: u32) -> Vec<Insn> {
 
 /// The 64 lowercase hex digits of the digest in H (reversed words, at ebp) to `dst`.
 pub fn hex(dst: u32) -> Vec<Insn> {
-    let a = Addresses {
-        hex: dst,
-        ..Addresses::default()
-    };
     vec![
-        imm(&[0xbf], a.hex, |v| {
+        imm(&[0xbf], dst, |v| {
             format!("mov edi, {v:#x} ; the digest's place in the config")
         }),
         Insn::new(&[0xb1, 0x08], "mov cl, 8"),
@@ -359,14 +322,9 @@ pub fn hex(dst: u32) -> Vec<Insn> {
 
 /// write(1, out, len), again after a short write, then exit(0) (exit(1) if write fails).
 pub fn write_exit(out: u32, len: u32) -> Vec<Insn> {
-    let a = Addresses {
-        out,
-        out_len: len,
-        ..Addresses::default()
-    };
     vec![
-        imm(&[0xbe], a.out, |v| format!("mov esi, {v:#x} ; the output")),
-        imm(&[0xba], a.out_len, |v| format!("mov edx, {v} ; its length")),
+        imm(&[0xbe], out, |v| format!("mov esi, {v:#x} ; the output")),
+        imm(&[0xba], len, |v| format!("mov edx, {v} ; its length")),
         // write:
         Insn::new(&[0x6a, 0x01], "push 1"),
         Insn::new(&[0x58], "pop rax"),
@@ -385,167 +343,30 @@ pub fn write_exit(out: u32, len: u32) -> Vec<Insn> {
     ]
 }
 
-/// How long the headers of `fit` are: 64 + 56 (portable), or 56 + 56 where the program
-/// header starts at e_phnum (kernel).
-fn header_len(fit: Fit) -> usize {
-    match fit {
-        Fit::Portable => ehdr64::SIZE + phdr64::SIZE,
-        Fit::Kernel => ehdr64::E_PHNUM + phdr64::SIZE,
-    }
+/// The SHA-256 test program ([`crate::arch::Programs::sha256_test`]): K, the digest of
+/// the padded message at `a.layer`, its hex at `a.hex`, written.
+pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
+    let mut code = digest(a, false);
+    code.extend(write_exit(a.hex, 64));
+    code
 }
 
-/// The ELF header and the one program header: one read-write-execute PT_LOAD of the whole
-/// file at [`BASE`], `memsz` bytes (the rest zero-filled). In the kernel fit the program
-/// header starts at e_phnum: p_type = e_phnum | e_shentsize << 16 = 1 (PT_LOAD) and
-/// p_flags = e_shnum | e_shstrndx << 16 = 7 (the kernel reads no section header).
-fn headers(fit: Fit, file_len: usize, memsz: u32, entry: usize) -> Fields {
-    use ehdr64::*;
-    use phdr64::*;
-    let m = machine(Platform::Amd64);
-    let mut f = Fields::new(&m);
-    let ph = match fit {
-        Fit::Portable => ehdr64::SIZE,
-        Fit::Kernel => E_PHNUM,
-    };
-    let flags = PF_R | PF_W | PF_X;
-    f.e_ident(&m);
-    f.u16(E_TYPE, "e_type", ET_EXEC);
-    f.u16(E_MACHINE, "e_machine", m.e_machine);
-    f.u32(E_VERSION, "e_version", u32::from(EV_CURRENT));
-    f.u64(E_ENTRY, "e_entry", u64::from(BASE) + entry as u64);
-    f.u64(E_PHOFF, "e_phoff", ph as u64);
-    f.u64(E_SHOFF, "e_shoff", 0);
-    f.u32(E_FLAGS, "e_flags", 0);
-    f.u16(E_EHSIZE, "e_ehsize", ehdr64::SIZE as u16);
-    f.u16(E_PHENTSIZE, "e_phentsize", phdr64::SIZE as u16);
-    f.u16(E_PHNUM, "e_phnum", 1);
-    f.u16(E_SHENTSIZE, "e_shentsize", 0);
-    match fit {
-        Fit::Portable => {
-            f.u16(E_SHNUM, "e_shnum", 0);
-            f.u16(E_SHSTRNDX, "e_shstrndx", 0);
-            f.u32(ph + P_TYPE, "p_type", PT_LOAD);
-            f.u32(ph + P_FLAGS, "p_flags", flags);
-        }
-        Fit::Kernel => {
-            f.u32(ph + P_TYPE, "p_type (= e_phnum, e_shentsize)", PT_LOAD);
-            f.u32(ph + P_FLAGS, "p_flags (= e_shnum, e_shstrndx)", flags);
-        }
-    }
-    f.u64(ph + P_OFFSET, "p_offset", 0);
-    f.u64(ph + P_VADDR, "p_vaddr", u64::from(BASE));
-    f.u64(ph + P_PADDR, "p_paddr", u64::from(BASE));
-    f.u64(ph + P_FILESZ, "p_filesz", file_len as u64);
-    f.u64(ph + P_MEMSZ, "p_memsz", u64::from(memsz));
-    f.u64(ph + P_ALIGN, "p_align", 0x1000);
-    f
+/// K and H(0), the digest of the padded message at `a.layer`, and its hex at `a.hex`
+/// (`bits32` as in [`body`]).
+pub fn digest(a: &Addresses, bits32: bool) -> Vec<Insn> {
+    let (w, k, h) = wkh(a.scratch);
+    let mut code = k_table(k, h, bits32);
+    code.extend(digest_head(a.layer, h));
+    code.extend(sha256(w, k, a.sha_end));
+    code.extend(hex(a.hex));
+    code
 }
 
-/// The ELF and program headers of a file: (fit, file length, p_memsz, entry offset).
-type Headers = fn(Fit, usize, u32, usize) -> Fields;
-
-/// A file: headers, `code`, then `data`; `code` gets the address of `data`.
-pub(super) fn file(
-    platform: Platform,
-    fit: Fit,
-    data: &[u8],
-    memsz: impl Fn(u32) -> u32,
-    code: impl Fn(u32) -> Vec<Insn>,
-) -> Payload {
-    let (entry, headers): (usize, Headers) = match platform {
-        Platform::I386 => (super::i386::header_len(fit), super::i386::headers),
-        _ => (header_len(fit), headers),
-    };
-    let data_at = entry + code_len(&code(0));
-    let file_len = data_at + data.len();
-    let mut bytes = vec![0; file_len];
-    let placed: Vec<Placed> = place(&mut bytes, entry, code(BASE + data_at as u32));
-    bytes[data_at..].copy_from_slice(data);
-    headers(fit, file_len, memsz(BASE + file_len as u32) - BASE, entry).write(&mut bytes);
-    Payload {
-        bytes,
-        base: u64::from(BASE),
-        entry,
-        entry_address: u64::from(BASE) + entry as u64,
-        code: placed,
-        data: Some(data_at),
-    }
-}
-
-/// The quine's file for `fit`, printing `output`.
-pub fn quine(fit: Fit, output: &Output) -> Payload {
-    quine_on(Platform::Amd64, fit, output, listing)
-}
-
-/// The quine's file on amd64 or 386 (`listing` is the platform's).
-pub(super) fn quine_on(
-    platform: Platform,
-    fit: Fit,
-    output: &Output,
-    listing: fn(&Addresses) -> Vec<Insn>,
-) -> Payload {
-    let data = output.template();
-    let w = OUT + output.fixed.len() as u32;
-    let payload = file(
-        platform,
-        fit,
-        &data,
-        |_| w + SCRATCH + K_LEN + H_LEN,
-        |data_at| {
-            listing(&Addresses {
-                template: data_at,
-                runs: output.runs(),
-                out: OUT,
-                base: BASE,
-                program: OUT + output.program_at as u32,
-                program_len: output.program_len as u32,
-                layer: OUT + output.layer_at as u32,
-                sha_end: OUT + output.fixed.len() as u32,
-                w,
-                k: w + SCRATCH,
-                h: w + SCRATCH + H_AT,
-                hex: OUT + output.hex_at as u32,
-                out_len: output.len as u32,
-            })
-        },
-    );
-    // A tag is at most 255 bytes, so the file (under 1.2 KiB) never reaches the output.
-    assert!(payload.bytes.len() <= (OUT - BASE) as usize);
-    payload
-}
-
-/// A program that writes the 64 hex digits of the SHA-256 of `message` and exits: the
-/// quine's [`sha256`], [`hex`] and [`write_exit`] around the message (padded here, as the
-/// quine's layer is padded by [`Output`]). For the tests.
-pub fn sha256_test(message: &[u8]) -> Payload {
-    let mut data = message.to_vec();
-    data.extend(super::sha256_padding(message.len()));
-    let data_len = data.len() as u32;
-    let scratch = |file_end: u32| file_end.next_multiple_of(64);
-    file(
-        Platform::Amd64,
-        Fit::Portable,
-        &data,
-        |end| scratch(end) + 64 + SCRATCH + K_LEN + H_LEN,
-        |data_at| {
-            let end = data_at + data_len;
-            let hex_at = scratch(end);
-            let k = hex_at + 64 + SCRATCH;
-            let h = k + H_AT;
-            let mut code = k_table(k, h, false);
-            code.extend(sha256_test_head(data_at, h));
-            code.extend(sha256(hex_at + 64, k, end));
-            code.extend(hex(hex_at));
-            code.extend(write_exit(hex_at, 64));
-            code
-        },
-    )
-}
-
-fn sha256_test_head(message: u32, h: u32) -> Vec<Insn> {
+/// esi at the padded message, ebp at H.
+fn digest_head(message: u32, h: u32) -> Vec<Insn> {
     vec![
         imm(&[0xbe], message, |v| {
-            format!("mov esi, {v:#x} ; the padded message")
+            format!("mov esi, {v:#x} ; the layer tar, then its padding")
         }),
         imm(&[0xbd], h, |v| {
             format!("mov ebp, {v:#x} ; H, words in reverse order")
