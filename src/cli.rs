@@ -87,12 +87,15 @@ Examples:
     /// `docker load` of what it prints gives the same image (same ID, same tag), which
     /// prints the same bytes again; `--compression none` writes exactly those bytes. The
     /// program computes its layer's SHA-256 at run time and calls only write and exit.
-    /// --format docker (or elf, the program alone); amd64 and 386 for now.
+    /// --format oci, oci-dir and --push hold the same config and layer (the same image
+    /// ID; it still prints a docker archive, tagged as pushed); --format elf writes the
+    /// program alone.
     #[command(after_help = "\
 Examples:
   smidge quine -o quine.tar.gz && docker load -i quine.tar.gz
   docker run --rm smidge/quine | docker load        # the same image ID again
-  smidge quine --compression none -o q.tar && docker run --rm smidge/quine | cmp - q.tar")]
+  smidge quine --compression none -o q.tar && docker run --rm smidge/quine | cmp - q.tar
+  smidge quine --push 127.0.0.1:5000/quine && docker run --rm 127.0.0.1:5000/quine | docker load")]
     Quine {
         #[command(flatten)]
         build: BuildArgs,

@@ -8,6 +8,7 @@ use smidge::image::{Image, ImageSet};
 use smidge::pack::{self as p, Owner, PackSpec, Source};
 use smidge::{elf, Platform, Program};
 use smidge_image::dest::output;
+use smidge_image::dest::shell::ShellLine;
 
 use crate::bar::Bar;
 use crate::cli::{
@@ -421,47 +422,50 @@ pub fn push(
 /// `smidge quine`: the self-printing image, written as the docker archive its container
 /// prints (compressed as asked), or its program alone (`--format elf`).
 pub fn quine(build: &BuildArgs) -> Result<()> {
-    use smidge::codec::tar::UstarHeader;
+    use smidge_image::image::quine;
     let platform = match platforms(&build.target)?[..] {
         [p] => p,
         _ => return usage("a quine is one platform's image: give one --platform"),
     };
     let settings = Settings::resolve(&build.out, 1, None)?;
-    let Delivery::Write {
-        format,
-        output,
-        compression,
-        shell_line,
-        ..
-    } = &settings.delivery
-    else {
-        return usage("--push: a quine is written as the archive it prints; push that archive with `smidge push`");
+    // The archive the container prints tags the image as it was pushed, or as -t says.
+    let tag = match &settings.delivery {
+        Delivery::Push { reference, .. } => reference.clone(),
+        Delivery::Write { .. } => settings.tag_or("quine"),
     };
-    if !matches!(format, Format::Docker | Format::Elf) || *shell_line {
-        return usage(
-            "a quine prints a docker archive: use --format docker (or elf), without --base64",
-        );
+    let quine = quine::build(platform, build.target.fit, &tag.repo_tag())
+        .map_err(|e| Usage(e.to_string()))?;
+    match &settings.delivery {
+        Delivery::Write {
+            format: Format::Elf,
+            ..
+        } => write_elf(&settings, &quine.payload.bytes),
+        // The docker archive is what the program prints (generation 0), compressed.
+        Delivery::Write {
+            format: Format::Docker,
+            output,
+            compression,
+            shell_line,
+            ..
+        } => {
+            let mut bytes = compression.compress(&quine.generation0);
+            if *shell_line {
+                let mut line = ShellLine::new(Vec::new()).context("base64")?;
+                line.write_all(&bytes).context("base64")?;
+                bytes = line.finish().context("base64")?;
+            }
+            let target = match output {
+                Some(p) => output::Output::File(p.clone()),
+                None => output::Output::Stdout,
+            };
+            output::write_all(&target, &bytes, 0o644).map_err(lib)
+        }
+        // Elsewhere, the same config and layer, so the same image ID.
+        _ => {
+            let set = ImageSet::new(vec![quine::image(&quine).map_err(lib)?]);
+            deliver(&set, &tag, &settings)
+        }
     }
-    let header = |name: &str, mode: u32, size: u64| {
-        UstarHeader::member(name, mode, 0, size)
-            .expect("the quine's member names and sizes fit a ustar header")
-            .to_block()
-    };
-    let quine = smidge::quine::build(
-        platform,
-        build.target.fit,
-        &settings.tag_or("quine").repo_tag(),
-        &header,
-    )
-    .map_err(|e| Usage(e.to_string()))?;
-    if *format == Format::Elf {
-        return write_elf(&settings, &quine.payload.bytes);
-    }
-    let target = match output {
-        Some(p) => output::Output::File(p.clone()),
-        None => output::Output::Stdout,
-    };
-    output::write_all(&target, &compression.compress(&quine.generation0), 0o644).map_err(lib)
 }
 
 /// `smidge completions SHELL`.

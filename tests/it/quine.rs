@@ -562,3 +562,84 @@ fn quine_bytes_are_pinned() {
         "quine changed; if intended, rerun with SMIDGE_BLESS=1"
     );
 }
+
+/// The sha256 digest of the config member `c` of a quine's docker archive: the image ID.
+fn config_digest(archive: &[u8]) -> String {
+    let mut outer = tar::Archive::new(archive);
+    for e in outer.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path().unwrap().to_str() == Some("c") {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            return hex::encode(Sha256::digest(&data));
+        }
+    }
+    panic!("no config `c` in the archive")
+}
+
+/// The quine outside a docker archive: as an OCI archive (podman loads it as the same
+/// image ID, skopeo reads the same config bytes) and pushed to a registry (`docker pull`,
+/// `docker run`: it prints the docker archive of itself tagged as pushed, which loads as
+/// the same image ID).
+#[test]
+#[ignore = "needs podman, skopeo, docker and docker-registry"]
+fn oci_and_pushed_quines_are_the_same_image() {
+    use crate::support::registry::{Mode, Registry};
+    require!("podman");
+    require!("skopeo");
+    require!("docker");
+    let Some(registry) = Registry::start(Mode::Anonymous) else {
+        return;
+    };
+    let dir = support::tempdir();
+    let (platform, fit) = ("linux/amd64", "kernel");
+    let tag = test_tag("quine-oci");
+    let gen0 = generation0(platform, fit, &tag);
+    let id = config_digest(&gen0);
+
+    let oci = dir.path().join("q.oci.tar");
+    let oci_arg = oci.to_str().unwrap();
+    let mut args = vec!["quine", "--platform", platform, "--fit", fit, "-t", &tag];
+    args.extend(["--format", "oci", "-o", oci_arg]);
+    ok(&args);
+    let raw_config = Command::new("skopeo")
+        .args(["inspect", "--raw", "--config"])
+        .arg(format!("oci-archive:{oci_arg}"))
+        .output()
+        .unwrap();
+    assert!(raw_config.status.success(), "{}", show(&raw_config));
+    assert_eq!(hex::encode(Sha256::digest(&raw_config.stdout)), id);
+    let loaded = Loaded::load("podman", &oci, &tag);
+    assert_eq!(
+        loaded.inspect("{{.Id}}"),
+        id,
+        "podman load of the OCI archive"
+    );
+    drop(loaded);
+
+    let reference = registry.reference("smidge/quine:pushed");
+    let pushed = ok([
+        "quine",
+        "--platform",
+        platform,
+        "--fit",
+        fit,
+        "--push",
+        &reference,
+    ]);
+    assert!(String::from_utf8(pushed).unwrap().starts_with(&reference));
+    let printed = support::docker_pull_and_run_bytes(&reference, Some(platform));
+    // Tagged as pushed: the same bytes `smidge quine -t REFERENCE` writes.
+    assert!(printed == generation0(platform, fit, &reference));
+    let again = Loaded::load_stdin("docker", &printed, &reference);
+    // The program holds its manifest, tag included: pushed as REFERENCE, it is the image
+    // `smidge quine -t REFERENCE` makes, and what it prints loads as that image again.
+    assert_eq!(
+        again.inspect("{{.Id}}"),
+        format!("sha256:{}", config_digest(&printed))
+    );
+    assert_eq!(
+        again.inspect("{{json .RepoTags}}"),
+        format!("[\"{reference}\"]")
+    );
+}

@@ -543,6 +543,11 @@ pub fn write_random_file(path: &Path, mib: usize, seed: u64) {
 /// container's stdout. The pulled tag is removed afterwards. The Docker daemon pulls from
 /// a registry on 127.0.0.1 over plain HTTP (127.0.0.0/8 is an insecure registry by default).
 pub fn docker_pull_and_run(reference: &str, platform: Option<&str>) -> String {
+    String::from_utf8(docker_pull_and_run_bytes(reference, platform)).unwrap()
+}
+
+/// [`docker_pull_and_run`], for a program whose output is not text.
+pub fn docker_pull_and_run_bytes(reference: &str, platform: Option<&str>) -> Vec<u8> {
     let with_platform = |cmd: &str| {
         let mut args = vec![cmd.to_owned()];
         if let Some(p) = platform {
@@ -561,5 +566,5 @@ pub fn docker_pull_and_run(reference: &str, platform: Option<&str>) -> String {
     run.extend(["--rm".to_owned(), reference.to_owned()]);
     let out = docker(&run);
     assert!(out.status.success(), "docker {run:?}:\n{}", show(&out));
-    String::from_utf8(out.stdout).unwrap()
+    out.stdout
 }

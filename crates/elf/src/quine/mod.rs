@@ -106,8 +106,10 @@ pub struct Output {
     /// Where the program's own bytes go.
     pub program_at: usize,
     pub program_len: usize,
-    /// Where the 64 hex digits of the layer's SHA-256 go.
+    /// Where the 64 hex digits of the layer's SHA-256 go, in the config (`c`) at
+    /// `config`.
     pub hex_at: usize,
+    pub config: std::ops::Range<usize>,
     /// The layer tar: from here to `len`, then hashed with its padding up to `fixed.len()`.
     pub layer_at: usize,
 }
@@ -151,6 +153,7 @@ impl Output {
         fixed.extend_from_slice(manifest.as_bytes());
         fixed.resize(padded(fixed.len()), 0);
         member(&mut fixed, "c", 0, config_len);
+        let config = fixed.len()..fixed.len() + config_len;
         fixed.extend_from_slice(config_head.as_bytes());
         let hex_at = fixed.len();
         fixed.resize(hex_at + 64, 0);
@@ -169,6 +172,7 @@ impl Output {
             program_at,
             program_len,
             hex_at,
+            config,
             layer_at,
         })
     }
@@ -303,6 +307,18 @@ pub struct Quine {
     pub output: Output,
     /// What the program prints (and what `smidge quine --compression none` writes).
     pub generation0: Vec<u8>,
+}
+
+impl Quine {
+    /// The image's config (`c`): its digest is the image ID.
+    pub fn config(&self) -> &[u8] {
+        &self.generation0[self.output.config.clone()]
+    }
+
+    /// The layer tar (`l`), which holds the program as `/quine`.
+    pub fn layer(&self) -> &[u8] {
+        &self.generation0[self.output.layer_at..self.output.len]
+    }
 }
 
 /// Builds the quine for `platform` in `fit`, tagged `repo_tag`.

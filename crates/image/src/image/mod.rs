@@ -7,6 +7,7 @@ pub mod digest;
 pub mod document;
 pub mod media;
 pub mod model;
+pub mod quine;
 pub mod reference;
 
 pub use digest::Digest;
