@@ -305,6 +305,15 @@ pub enum ExplainProgram {
         #[command(flatten)]
         target: TargetArgs,
     },
+    /// The program of `smidge quine`: headers, listing, and the template of what it prints.
+    Quine {
+        /// The tag its printed archive names (as `smidge quine -t`) [default:
+        /// smidge/quine:latest]
+        #[arg(short, long = "tag", value_name = "REF", value_parser = parse_reference)]
+        tag: Option<Reference>,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,6 +18,17 @@ use crate::cli::{
 use crate::deliver::{deliver, lib};
 use crate::settings::{read_input, usage, Delivery, Settings, Usage};
 
+/// The one platform of a command that makes one platform's program (`explain`, `quine`).
+fn one_platform(target: &TargetArgs, command: &str) -> Result<Platform> {
+    match platforms(target)?[..] {
+        [p] => Ok(p),
+        _ => usage(match command {
+            "explain" => "explain shows one platform's payload: give one --platform",
+            _ => "a quine is one platform's image: give one --platform",
+        }),
+    }
+}
+
 /// The platforms of a build command: `--platform`, or this machine's.
 fn platforms(target: &TargetArgs) -> Result<Vec<Platform>> {
     match &target.platform {
@@ -99,24 +110,31 @@ pub fn serve(args: ServeArgs) -> Result<(Program, Option<&'static str>)> {
 pub fn explain(args: ExplainArgs) -> Result<()> {
     use smidge::explain;
     let explanation = match (args.program, &args.file) {
+        (Some(ExplainProgram::Quine { tag, target }), _) => {
+            let platform = one_platform(&target, "explain")?;
+            let tag = tag.unwrap_or_else(|| "smidge/quine:latest".parse().expect("a valid name"));
+            let quine = smidge_image::image::quine::build(platform, target.fit, &tag.repo_tag())
+                .map_err(|e| Usage(e.to_string()))?;
+            explain::payload::quine(&quine, platform, target.fit)
+        }
         (Some(program), _) => {
             let (program, target) = match program {
                 ExplainProgram::Hello { args, target } => (hello(args)?.0, target),
                 ExplainProgram::Pause { target } => (Program::Pause, target),
                 ExplainProgram::Exit { args, target } => (Program::Exit(args.code), target),
                 ExplainProgram::Serve { args, target } => (serve(args)?.0, target),
+                ExplainProgram::Quine { .. } => unreachable!("explained above"),
             };
-            let platform = match platforms(&target)?[..] {
-                [p] => p,
-                _ => return usage("explain shows one platform's payload: give one --platform"),
-            };
+            let platform = one_platform(&target, "explain")?;
             let payload =
                 elf::build(&program, platform, target.fit).map_err(|e| Usage(e.to_string()))?;
             explain::payload::explain(&program, platform, target.fit, &payload)
         }
         (None, Some(path)) => explain::file(path).map_err(|e| Usage(e.to_string()))?,
         (None, None) => {
-            return usage("explain what? give a program (hello, pause, exit, serve) or --file PATH")
+            return usage(
+                "explain what? give a program (hello, pause, exit, serve, quine) or --file PATH",
+            )
         }
     };
     let to_stdout = args.output.as_deref().is_none_or(|p| p == Path::new("-"));
@@ -423,10 +441,7 @@ pub fn push(
 /// prints (compressed as asked), or its program alone (`--format elf`).
 pub fn quine(build: &BuildArgs) -> Result<()> {
     use smidge_image::image::quine;
-    let platform = match platforms(&build.target)?[..] {
-        [p] => p,
-        _ => return usage("a quine is one platform's image: give one --platform"),
-    };
+    let platform = one_platform(&build.target, "quine")?;
     let settings = Settings::resolve(&build.out, 1, None)?;
     // The archive the container prints tags the image as it was pushed, or as -t says.
     let tag = match &settings.delivery {

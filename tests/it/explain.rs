@@ -30,6 +30,67 @@ fn assert_covers(name: &str, e: &Explanation) {
     );
 }
 
+/// One instruction role per placed instruction (joined over the ranges a header field cuts
+/// it into), each what capstone decodes there: same mnemonic, same length. Literal data a
+/// listing carries (`.word`) is not decoded.
+fn assert_instructions(
+    name: &str,
+    e: &Explanation,
+    platform: smidge::Platform,
+    payload: &smidge::elf::Payload,
+) {
+    // Each instruction role, over all the ranges it spans (a header field cuts it).
+    let mut insns: BTreeMap<(u64, String), (u64, String)> = BTreeMap::new();
+    let mut spans: Vec<(u64, u64, String, String)> = Vec::new();
+    for r in &e.ranges {
+        for role in r.roles.iter().filter(|x| x.kind == Kind::Instruction) {
+            match spans
+                .iter_mut()
+                .find(|s| s.2 == role.name && s.3 == role.text && s.1 == r.start)
+            {
+                Some(s) => s.1 = r.end,
+                None => spans.push((r.start, r.end, role.name.clone(), role.text.clone())),
+            }
+        }
+    }
+    for (start, end, asm, text) in spans {
+        insns.insert((start, text), (end, asm));
+    }
+    assert_eq!(
+        insns.len(),
+        payload.code.len(),
+        "{name}: one instruction role per placed instruction"
+    );
+    let cs = crate::payloads::capstone(platform, payload);
+    for ((start, _), (end, asm)) in &insns {
+        if asm.starts_with('.') {
+            continue; // literal data a listing carries
+        }
+        let at = *start as usize;
+        let decoded = cs
+            .disasm_count(&payload.bytes[at..], payload.base + *start, 1)
+            .unwrap();
+        let insn = decoded
+            .iter()
+            .next()
+            .unwrap_or_else(|| panic!("{name}: capstone decodes nothing at byte {at}"));
+        // capstone's mnemonic may hold a prefix ("rep movsb").
+        let words = insn.mnemonic().unwrap().split_whitespace().count();
+        let listed = asm
+            .split_whitespace()
+            .take(words)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            (insn.mnemonic().unwrap(), insn.len() as u64),
+            (listed.as_str(), end - start),
+            "{name}: bytes {start}..{end} are `{asm}`, capstone reads `{} {}`",
+            insn.mnemonic().unwrap(),
+            insn.op_str().unwrap_or("")
+        );
+    }
+}
+
 // issue #11: "a test builds every program × platform × fit and checks that every byte has
 // at least one role and that every instruction role agrees with capstone's decoding of
 // those bytes."
@@ -39,47 +100,7 @@ fn every_byte_has_a_role_and_every_instruction_is_what_capstone_reads() {
         let e = explain::payload::explain(&program, platform, fit, &payload);
         assert_eq!(e.size, payload.bytes.len() as u64, "{name}");
         assert_covers(&name, &e);
-        // Each instruction role, over all the ranges it spans (a header field cuts it).
-        let mut insns: BTreeMap<(u64, String), (u64, String)> = BTreeMap::new();
-        let mut spans: Vec<(u64, u64, String, String)> = Vec::new();
-        for r in &e.ranges {
-            for role in r.roles.iter().filter(|x| x.kind == Kind::Instruction) {
-                match spans
-                    .iter_mut()
-                    .find(|s| s.2 == role.name && s.3 == role.text && s.1 == r.start)
-                {
-                    Some(s) => s.1 = r.end,
-                    None => spans.push((r.start, r.end, role.name.clone(), role.text.clone())),
-                }
-            }
-        }
-        for (start, end, asm, text) in spans {
-            insns.insert((start, text), (end, asm));
-        }
-        assert_eq!(
-            insns.len(),
-            payload.code.len(),
-            "{name}: one instruction role per placed instruction"
-        );
-        let cs = crate::payloads::capstone(platform, &payload);
-        for ((start, _), (end, asm)) in &insns {
-            let at = *start as usize;
-            let decoded = cs
-                .disasm_count(&payload.bytes[at..], payload.base + *start, 1)
-                .unwrap();
-            let insn = decoded
-                .iter()
-                .next()
-                .unwrap_or_else(|| panic!("{name}: capstone decodes nothing at byte {at}"));
-            let listed = asm.split_whitespace().next().unwrap();
-            assert_eq!(
-                (insn.mnemonic().unwrap(), insn.len() as u64),
-                (listed, end - start),
-                "{name}: bytes {start}..{end} are `{asm}`, capstone reads `{} {}`",
-                insn.mnemonic().unwrap(),
-                insn.op_str().unwrap_or("")
-            );
-        }
+        assert_instructions(&name, &e, platform, &payload);
         // Data is where the payload says (an empty message has none).
         let empty = matches!(&program, smidge::Program::Hello(m) if m.is_empty());
         if let Some(at) = payload.data.filter(|_| !empty) {
@@ -91,6 +112,44 @@ fn every_byte_has_a_role_and_every_instruction_is_what_capstone_reads() {
                 r.is_some_and(|r| r.roles.iter().any(|x| x.kind == Kind::Data)),
                 "{name}: no data role at byte {at}"
             );
+        }
+    }
+}
+
+/// The quine's program: every byte has a role, every instruction is what capstone reads,
+/// and every byte of the template belongs to one of its runs.
+#[test]
+fn the_quine_is_explained_byte_for_byte() {
+    for platform in smidge::Platform::ALL {
+        for fit in [smidge::Fit::Portable, smidge::Fit::Kernel] {
+            let Ok(q) = smidge::image::quine::build(platform, fit, "smidge/quine:latest") else {
+                continue; // no listing for this platform yet (the quine tests say which)
+            };
+            let name = format!("quine {platform} {fit}");
+            let e = explain::payload::quine(&q, platform, fit);
+            assert_eq!(e.size, q.payload.bytes.len() as u64, "{name}");
+            assert_covers(&name, &e);
+            assert_instructions(&name, &e, platform, &q.payload);
+            let template = q.payload.data.unwrap() as u64;
+            for r in e.ranges.iter().filter(|r| r.start >= template) {
+                assert!(
+                    r.roles
+                        .iter()
+                        .any(|x| x.kind == Kind::Data && x.name.starts_with("template run")),
+                    "{name}: bytes {}..{} are in no template run",
+                    r.start,
+                    r.end
+                );
+            }
+            let runs = e
+                .ranges
+                .iter()
+                .flat_map(|r| &r.roles)
+                .filter(|x| x.name.starts_with("template run"))
+                .map(|x| &x.name)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+            assert_eq!(runs as u32, q.output.runs(), "{name}");
         }
     }
 }

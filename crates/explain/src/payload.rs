@@ -10,10 +10,71 @@ use crate::model::{Explanation, Kind, Role};
 use smidge_elf::elf::machine::machine;
 use smidge_elf::elf::spec::ELFDATA2MSB;
 use smidge_elf::elf::Payload;
+use smidge_elf::quine::Quine;
 use smidge_elf::{Fit, Platform, Program};
 
 /// Explains `payload`, which is `program` built for `platform` in `fit`.
 pub fn explain(program: &Program, platform: Platform, fit: Fit, payload: &Payload) -> Explanation {
+    let mut data = Vec::new();
+    if let Some(at) = payload.data {
+        let (name, len) = match program {
+            Program::Hello(m) => ("message", m.len()),
+            Program::Serve(s) => ("response", s.response.len()),
+            Program::Exit(_) | Program::Pause => ("data", 0),
+        };
+        let bytes = &payload.bytes[at..at + len];
+        data.push((at..at + len, name.to_string(), preview(bytes)));
+    }
+    let what = format!("smidge {}, {platform}, {fit} fit", program.name());
+    explain_payload(what, platform, payload, data, vec![])
+}
+
+/// Explains the program of `quine`, built for `platform` in `fit`: its data is the
+/// template of what it prints, one role per run (zeros to skip, bytes to copy).
+pub fn quine(quine: &Quine, platform: Platform, fit: Fit) -> Explanation {
+    let payload = &quine.payload;
+    let at = payload.data.expect("the quine's template follows its code");
+    let template = &payload.bytes[at..];
+    let o = &quine.output;
+    let (mut i, mut out, mut data) = (0, 0, Vec::new());
+    while i + 2 <= template.len() {
+        let (skip, count) = (template[i] as usize, template[i + 1] as usize);
+        out += skip;
+        let run = &template[i + 2..i + 2 + count];
+        let padding = if out >= o.len {
+            " (the layer's SHA-256 padding, hashed, not printed)"
+        } else {
+            ""
+        };
+        data.push((
+            at + i..at + i + 2 + count,
+            format!("template run {}", data.len() + 1),
+            format!(
+                "skip {skip} zeros, copy {count} bytes to output byte {out}{padding}: {}",
+                preview(run)
+            ),
+        ));
+        out += count;
+        i += 2 + count;
+    }
+    let notes = vec![format!(
+        "prints {} bytes (a docker archive: manifest.json, config c, layer l holding this program at byte {}); the SHA-256 of the layer (bytes {}..{}) goes into c at byte {}",
+        o.len, o.program_at, o.layer_at, o.len, o.hex_at
+    )];
+    let what = format!("smidge quine, {platform}, {fit} fit");
+    explain_payload(what, platform, payload, data, notes)
+}
+
+/// A data role: its bytes, its name, what it says.
+type Data = (std::ops::Range<usize>, String, String);
+
+fn explain_payload(
+    what: String,
+    platform: Platform,
+    payload: &Payload,
+    data: Vec<Data>,
+    more_notes: Vec<String>,
+) -> Explanation {
     let bytes = payload.bytes.clone();
     let m = machine(platform);
     let size = bytes.len() as u64;
@@ -53,31 +114,27 @@ pub fn explain(program: &Program, platform: Platform, fit: Fit, payload: &Payloa
             Role::new(Kind::Instruction, asm, text),
         );
     }
-    if let Some(at) = payload.data {
-        let (name, len) = match program {
-            Program::Hello(m) => ("message", m.len()),
-            Program::Serve(s) => ("response", s.response.len()),
-            Program::Exit(_) | Program::Pause => ("data", 0),
-        };
+    for (range, name, text) in data {
         spans.add(
-            at as u64,
-            (at + len) as u64,
-            Role::new(Kind::Data, name, preview(&bytes[at..at + len])),
+            range.start as u64,
+            range.end as u64,
+            Role::new(Kind::Data, name, text),
         );
     }
-    let notes = vec![format!(
+    let mut notes = vec![format!(
         "loaded at {:#x}; execution starts at byte {} (e_entry {:#x}); {} instructions",
         payload.base,
         payload.entry,
         payload.entry_address,
         payload.code.len()
     )];
+    notes.extend(more_notes);
     let ranges = spans.finish(
         size,
         Role::new(Kind::Padding, "unused", "no field, instruction or data"),
     );
     Explanation {
-        what: format!("smidge {}, {platform}, {fit} fit", program.name()),
+        what,
         size,
         ranges,
         notes,
