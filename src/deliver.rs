@@ -95,7 +95,8 @@ pub fn lib(e: smidge_image::Error) -> anyhow::Error {
         crate::settings::Usage(text).into()
     } else {
         match hint {
-            Some(h) => anyhow::Error::new(e).context(h),
+            // The error (with its causes), then what to type: one line.
+            Some(h) => anyhow::anyhow!("{:#}; {h}", anyhow::Error::new(e)),
             None => e.into(),
         }
     }
@@ -103,9 +104,32 @@ pub fn lib(e: smidge_image::Error) -> anyhow::Error {
 
 /// What to type about `e`, if anything.
 fn hint(e: &smidge_image::Error) -> Option<String> {
+    use smidge_image::image::MediaTypes;
     use smidge_image::pack::PackError as P;
+    use smidge_image::registry::{RegistryError as R, TlsCause};
     use smidge_image::Error as E;
+    const CA: &str = "pass the registry's CA (or its own certificate) with --ca-cert FILE, or put it in /etc/docker/certs.d/HOST:PORT/ca.crt";
     Some(match e {
+        E::Registry(R::Tls { cause, .. }) => match cause {
+            TlsCause::ClientCertificate => "the registry may want a client certificate: put NAME.cert and NAME.key in /etc/docker/certs.d/HOST:PORT/".into(),
+            TlsCause::Untrusted { plain_http_tried: true } => CA.into(),
+            TlsCause::Untrusted { plain_http_tried: false } => {
+                format!("{CA}; --insecure for a registry that speaks plain HTTP")
+            }
+            TlsCause::Setup => "check --ca-cert and the certs.d directories".into(),
+        },
+        E::Registry(R::Unauthorized { registry, anonymous: true, .. }) => format!(
+            "log in with `smidge login {registry}` (or `docker login`) or pass --username and --password-stdin"
+        ),
+        E::Registry(R::Unauthorized { registry, anonymous: false, .. }) => format!(
+            "check the user name and password (--username/--password-stdin or `smidge login {registry}`)"
+        ),
+        E::Registry(R::ManifestRefused { media_types, .. }) => match media_types {
+            MediaTypes::Oci => "this registry may want Docker media types: try --media-types docker",
+            MediaTypes::Docker => "try the OCI media types (leave out --media-types docker)",
+        }
+        .into(),
+        E::Registry(R::CaCert { .. }) => "--ca-cert takes a PEM file".into(),
         E::Pack(P::SpecialFile { .. }) => {
             "remove it, or pack what you need with --add SRC:DEST".into()
         }

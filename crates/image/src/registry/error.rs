@@ -1,8 +1,24 @@
 //! [`RegistryError`]: why a push failed, one line each, naming the registry and the
-//! repository and saying what to do. No variant ever holds a credential: the texts come
-//! from our own wording, status codes, and the registry's error codes and messages.
+//! repository. No variant ever holds a credential: the texts come from our own wording,
+//! status codes, and the registry's error codes and messages. Which flag or command to try
+//! is the binary's to say (it knows its flags); the variants carry the facts it needs
+//! ([`TlsCause`], whether the push was anonymous, the media types).
 
 use std::path::PathBuf;
+
+use crate::image::MediaTypes;
+
+/// Why a TLS connection failed, as far as the handshake tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsCause {
+    /// The registry asked for a client certificate and got none it accepts.
+    ClientCertificate,
+    /// The registry's certificate is not trusted; plain HTTP was already tried (a
+    /// loopback registry) or is not allowed.
+    Untrusted { plain_http_tried: bool },
+    /// The TLS set-up itself (the trusted certificates given) failed.
+    Setup,
+}
 
 /// Why a push failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +29,8 @@ pub enum RegistryError {
     /// The source is not an image smidge can read.
     #[error("`{path}` is not an image: {reason}")]
     NotAnImage { path: PathBuf, reason: String },
-    /// `--ca-cert FILE` cannot be read or holds no PEM certificate.
-    #[error("--ca-cert `{path}`: {reason}")]
+    /// A CA certificate file given cannot be read or holds no PEM certificate.
+    #[error("CA certificate `{path}`: {reason}")]
     CaCert { path: PathBuf, reason: String },
     /// A file in a certs.d directory (`*.crt`, `*.cert` + `*.key`) is unusable.
     #[error("certificates for {registry}: `{path}`: {reason}")]
@@ -30,21 +46,21 @@ pub enum RegistryError {
     #[error("cannot reach registry {registry}: {detail}; check the host and port, and that the registry is running")]
     Unreachable { registry: String, detail: String },
     /// TLS failed: an untrusted certificate, or HTTPS where the registry speaks HTTP.
-    #[error("TLS to registry {registry} failed: {detail}; {hint}")]
+    #[error("TLS to registry {registry} failed: {detail}")]
     Tls {
         registry: String,
         detail: String,
-        hint: &'static str,
+        cause: TlsCause,
     },
-    /// 401: no credentials, or wrong ones.
+    /// 401: no credentials (`anonymous`), or wrong ones.
     #[error(
-        "registry {registry} refused {what} for repository {repository} (401 Unauthorized): {hint}"
+        "registry {registry} refused {} for repository {repository} (401 Unauthorized)",
+        if *anonymous { "an anonymous push" } else { "the credentials" }
     )]
     Unauthorized {
         registry: String,
         repository: String,
-        what: &'static str,
-        hint: String,
+        anonymous: bool,
     },
     /// `smidge login`: the registry refused the user name and password (401).
     #[error("registry {registry} refused the user name and password (401 Unauthorized)")]
@@ -62,12 +78,13 @@ pub enum RegistryError {
         repository: String,
     },
     /// The registry refused a manifest (or index).
-    #[error("registry {registry} refused the manifest for {repository}: {detail}; {hint}")]
+    #[error("registry {registry} refused the manifest for {repository}: {detail}")]
     ManifestRefused {
         registry: String,
         repository: String,
         detail: String,
-        hint: &'static str,
+        /// The media types the manifest was sent with.
+        media_types: MediaTypes,
     },
     /// Anything else the registry answered that we cannot go on from.
     #[error("push to {registry}/{repository} failed: {detail}")]
@@ -102,8 +119,7 @@ mod tests {
             RegistryError::Unauthorized {
                 registry: "r.example:5000".into(),
                 repository: "smidge/pause".into(),
-                what: "the credentials",
-                hint: "check --username and --password-stdin".into(),
+                anonymous: false,
             },
             RegistryError::Forbidden {
                 registry: "r.example:5000".into(),
@@ -122,6 +138,7 @@ mod tests {
                 "{s}"
             );
             assert!(!e.is_usage());
+            assert!(!s.contains("--"), "flags are the binary's to name: {s}");
         }
     }
 }

@@ -22,5 +22,5 @@ pub mod push;
 pub mod transport;
 
 pub use auth::Credentials;
-pub use error::RegistryError;
+pub use error::{RegistryError, TlsCause};
 pub use push::{is_local, verify_login, PushOptions, Pushed, Registry, Retry};

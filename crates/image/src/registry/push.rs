@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use super::auth::{self, Credentials};
 use super::transport::{self, TlsOptions};
-use super::RegistryError;
+use super::{RegistryError, TlsCause};
 use crate::codec::Compression;
 use crate::dest::Destination;
 use crate::image::document::{Descriptor, Document, Style};
@@ -851,12 +851,12 @@ async fn choose_scheme(
         return Err(RegistryError::Tls {
             registry: ctx.target.registry.clone(),
             detail,
-            hint: if wants_client_cert {
-                "the registry may want a client certificate: put NAME.cert and NAME.key in /etc/docker/certs.d/HOST:PORT/"
-            } else if plain_allowed {
-                "pass the registry's CA (or its own certificate) with --ca-cert FILE, or put it in /etc/docker/certs.d/HOST:PORT/ca.crt"
+            cause: if wants_client_cert {
+                TlsCause::ClientCertificate
             } else {
-                "pass the registry's CA (or its own certificate) with --ca-cert FILE, or put it in /etc/docker/certs.d/HOST:PORT/ca.crt; --insecure for a registry that speaks plain HTTP"
+                TlsCause::Untrusted {
+                    plain_http_tried: plain_allowed,
+                }
             },
         });
     }
@@ -967,23 +967,12 @@ fn registry_words(body: &str) -> String {
 fn classify(e: Failure, ctx: &Ctx<'_>, stage: Stage) -> RegistryError {
     let registry = ctx.target.registry.clone();
     let repository = ctx.target.repository.clone();
-    let login =
-        format!("log in with `smidge login {registry}` (or `docker login`) or pass --username and --password-stdin");
     match status(&e) {
         Some(401) => {
-            let (what, hint) = if ctx.has_credentials {
-                (
-                    "the credentials",
-                    format!("check the user name and password (--username/--password-stdin or `smidge login {registry}`)"),
-                )
-            } else {
-                ("an anonymous push", login)
-            };
             return RegistryError::Unauthorized {
                 registry,
                 repository,
-                what,
-                hint,
+                anonymous: !ctx.has_credentials,
             };
         }
         Some(403) => {
@@ -1018,12 +1007,7 @@ fn classify(e: Failure, ctx: &Ctx<'_>, stage: Stage) -> RegistryError {
             registry,
             repository,
             detail,
-            hint: match ctx.media_types {
-                MediaTypes::Oci => {
-                    "this registry may want Docker media types: try --media-types docker"
-                }
-                MediaTypes::Docker => "try the OCI media types (leave out --media-types docker)",
-            },
+            media_types: ctx.media_types,
         };
     }
     RegistryError::Protocol {

@@ -26,7 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use super::RegistryError;
+use super::{RegistryError, TlsCause};
 
 /// The directories searched for `HOST[:PORT]/` when `SMIDGE_CERTS_D` is not set.
 pub const DEFAULT_CERTS_D: [&str; 2] = ["/etc/docker/certs.d", "/etc/containers/certs.d"];
@@ -151,7 +151,7 @@ pub fn client(
     let tls_err = |detail: String| RegistryError::Tls {
         registry: registry.to_string(),
         detail,
-        hint: "check --ca-cert and the certs.d directories",
+        cause: TlsCause::Setup,
     };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = if options.insecure {
