@@ -44,6 +44,157 @@ pub(super) fn set(rd: u32, value: u64, what: &str) -> Vec<Insn> {
     out
 }
 
+// The quine's instructions (arch/arm64/quine.rs): each a const fn from its fields (the
+// Arm ARM's names), register numbers 0..=31 (31 is wzr/xzr or sp, as the instruction
+// reads it).
+
+/// `adr xd, pc + delta`: 0 immlo:2 10000 immhi:19 Rd:5 (±1 MiB).
+pub(super) const fn adr(rd: u32, delta: i32) -> u32 {
+    let imm = delta as u32 & 0x1f_ffff;
+    0x1000_0000 | (imm & 3) << 29 | (imm >> 2) << 5 | rd
+}
+
+/// `movz wd, #imm16`: the 32-bit form of [`movz`] (capstone prints `mov wd, #imm16`).
+pub(super) const fn movz_w(rd: u32, imm16: u16) -> u32 {
+    0x5280_0000 | (imm16 as u32) << 5 | rd
+}
+
+/// Loads and stores with a signed 9-bit byte offset: `size 111 0 00 opc 0 imm9 idx Rn Rt`,
+/// idx [`UNSCALED`] (`ldur`, `stur`), [`POST`] (`[xn], #imm`) or [`PRE`] (`[xn, #imm]!`).
+pub(super) const fn ls9(op: u32, rt: u32, rn: u32, imm9: i32, idx: u32) -> u32 {
+    op | (imm9 as u32 & 0x1ff) << 12 | idx << 10 | rn << 5 | rt
+}
+pub(super) const UNSCALED: u32 = 0;
+pub(super) const POST: u32 = 1;
+pub(super) const PRE: u32 = 3;
+pub(super) const LDRB: u32 = 0x3840_0000;
+pub(super) const STRB: u32 = 0x3800_0000;
+pub(super) const LDR_W: u32 = 0xb840_0000;
+pub(super) const STR_W: u32 = 0xb800_0000;
+
+/// `ldr wt, [xn, #offset]` (unsigned offset, a multiple of 4 below 16 KiB):
+/// 10 111 0 01 01 imm12 Rn Rt.
+pub(super) const fn ldr_w_uimm(rt: u32, rn: u32, offset: u32) -> u32 {
+    0xb940_0000 | (offset / 4) << 10 | rn << 5 | rt
+}
+
+/// Load and store pair, signed offset: `opc 101 0 010 L imm7 Rt2 Rn Rt`, imm7 counting
+/// the register's size (4 bytes for w, 16 for q).
+pub(super) const fn pair(op: u32, rt: u32, rt2: u32, rn: u32, offset: i32) -> u32 {
+    let scale = if op & 0x8000_0000 != 0 { 16 } else { 4 };
+    op | ((offset / scale) as u32 & 0x7f) << 15 | rt2 << 10 | rn << 5 | rt
+}
+pub(super) const LDP_W: u32 = 0x2940_0000;
+pub(super) const LDP_Q: u32 = 0xad40_0000;
+pub(super) const STP_Q: u32 = 0xad00_0000;
+
+/// Add and subtract (immediate): `sf op S 100010 sh imm12 Rn Rd`, imm12 shifted left by
+/// 12 if `lsl12`.
+pub(super) const fn addsub_imm(op: u32, rd: u32, rn: u32, imm12: u32, lsl12: bool) -> u32 {
+    op | (lsl12 as u32) << 22 | imm12 << 10 | rn << 5 | rd
+}
+pub(super) const ADD_W_IMM: u32 = 0x1100_0000;
+pub(super) const ADDS_W_IMM: u32 = 0x3100_0000;
+pub(super) const SUB_W_IMM: u32 = 0x5100_0000;
+pub(super) const SUBS_W_IMM: u32 = 0x7100_0000;
+pub(super) const ADD_X_IMM: u32 = 0x9100_0000;
+pub(super) const SUB_X_IMM: u32 = 0xd100_0000;
+
+/// Logical and add/subtract (shifted register): `sf opc 01011 shift N Rm imm6 Rn Rd`,
+/// Rm shifted by `amount` ([`LSL`], [`LSR`], or [`ROR`] for the logical ones).
+pub(super) const fn shifted(op: u32, rd: u32, rn: u32, rm: u32, shift: u32, amount: u32) -> u32 {
+    op | shift << 22 | rm << 16 | amount << 10 | rn << 5 | rd
+}
+pub(super) const LSL: u32 = 0;
+pub(super) const LSR: u32 = 1;
+pub(super) const ROR: u32 = 3;
+pub(super) const AND_W: u32 = 0x0a00_0000;
+pub(super) const BIC_W: u32 = 0x0a20_0000;
+pub(super) const ORR_W: u32 = 0x2a00_0000;
+pub(super) const EOR_W: u32 = 0x4a00_0000;
+pub(super) const ADD_W: u32 = 0x0b00_0000;
+pub(super) const ADD_X: u32 = 0x8b00_0000;
+pub(super) const SUBS_X: u32 = 0xeb00_0000;
+
+/// `ror wd, wn, #amount`, which is `extr wd, wn, wn, #amount`: 0 00 100111 0 0 Rm imms Rn Rd.
+pub(super) const fn ror_w(rd: u32, rn: u32, amount: u32) -> u32 {
+    0x1380_0000 | rn << 16 | amount << 10 | rn << 5 | rd
+}
+
+/// A logical immediate of `ones` low bits set (`N immr=0 imms=ones-1`): `and wd, wn,
+/// #mask` (32-bit) and `tst xn, #mask` (`ands xzr`, 64-bit).
+pub(super) const fn and_w_low(rd: u32, rn: u32, ones: u32) -> u32 {
+    0x1200_0000 | (ones - 1) << 10 | rn << 5 | rd
+}
+pub(super) const fn tst_x_low(rn: u32, ones: u32) -> u32 {
+    0xf240_001f | (ones - 1) << 10 | rn << 5
+}
+
+/// `udiv wd, wn, wm`: 0 0 0 11010110 Rm 00001 0 Rn Rd.
+pub(super) const fn udiv_w(rd: u32, rn: u32, rm: u32) -> u32 {
+    0x1ac0_0800 | rm << 16 | rn << 5 | rd
+}
+
+/// `msub wd, wn, wm, wa` (wa - wn * wm): 0 00 11011 000 Rm 1 Ra Rn Rd.
+pub(super) const fn msub_w(rd: u32, rn: u32, rm: u32, ra: u32) -> u32 {
+    0x1b00_8000 | rm << 16 | ra << 10 | rn << 5 | rd
+}
+
+/// `ngc xd, xm` (`sbc xd, xzr, xm`: 0 - xm - 1 + carry): 1 1 0 11010000 Rm 000000 11111 Rd.
+pub(super) const fn ngc_x(rd: u32, rm: u32) -> u32 {
+    0xda00_03e0 | rm << 16 | rd
+}
+
+/// Condition codes.
+pub(super) const NE: u32 = 1;
+pub(super) const LO: u32 = 3;
+pub(super) const HI: u32 = 8;
+
+/// `b.cond`, `cbz wt` and `cbnz wt` with a zero offset ([`encode_imm19`] patches it).
+pub(super) const fn b_cond(cond: u32) -> u32 {
+    0x5400_0000 | cond
+}
+pub(super) const fn cbz_w(rt: u32) -> u32 {
+    0x3400_0000 | rt
+}
+pub(super) const fn cbnz_w(rt: u32) -> u32 {
+    0x3500_0000 | rt
+}
+
+/// `svc #0`.
+pub(super) const SVC0: u32 = 0xd400_0001;
+
+/// Scalar double precision: `ucvtf dd, wn`, `fsqrt dd, dn`, `fmul dd, dn, dm`, and
+/// `fcvtzu xd, dn, #fbits` (to fixed point: truncates dn * 2^fbits), 0 0 0 11110 01 ...
+pub(super) const fn ucvtf_d_w(rd: u32, rn: u32) -> u32 {
+    0x1e63_0000 | rn << 5 | rd
+}
+pub(super) const fn fsqrt_d(rd: u32, rn: u32) -> u32 {
+    0x1e61_c000 | rn << 5 | rd
+}
+pub(super) const fn fmul_d(rd: u32, rn: u32, rm: u32) -> u32 {
+    0x1e60_0800 | rm << 16 | rn << 5 | rd
+}
+pub(super) const fn fcvtzu_x_d_fixed(rd: u32, rn: u32, fbits: u32) -> u32 {
+    0x9e59_0000 | (64 - fbits) << 10 | rn << 5 | rd
+}
+
+/// Advanced SIMD: `ld1`/`st1 {vt.16b - vt+3.16b}, [xn], #64` (four registers,
+/// post-index), `rev32 vd.16b, vn.16b` (bytes reversed in each word), `add vd.4s, vn.4s,
+/// vm.4s`.
+pub(super) const fn ld1_4x16b_post(rt: u32, rn: u32) -> u32 {
+    0x4cdf_2000 | rn << 5 | rt
+}
+pub(super) const fn st1_4x16b_post(rt: u32, rn: u32) -> u32 {
+    0x4c9f_2000 | rn << 5 | rt
+}
+pub(super) const fn rev32_16b(rd: u32, rn: u32) -> u32 {
+    0x6e20_0800 | rn << 5 | rd
+}
+pub(super) const fn add_4s(rd: u32, rn: u32, rm: u32) -> u32 {
+    0x4ea0_8400 | rm << 16 | rn << 5 | rd
+}
+
 /// Patches the signed `bits`-bit word offset at bit `lsb` of an instruction, after
 /// checking that `target - pc` is a multiple of 4 in range.
 fn patch_offset(
