@@ -6,21 +6,22 @@ use super::*;
 use crate::arch::encode::{distance, fits_signed, signed, unsigned};
 
 pub(super) fn reg_name(r: u32) -> &'static str {
-    match r {
-        ZERO => "zero",
-        SP => "sp",
-        A0 => "a0",
-        A1 => "a1",
-        A2 => "a2",
-        A3 => "a3",
-        A4 => "a4",
-        A5 => "a5",
-        A6 => "a6",
-        A7 => "a7",
-        S0 => "s0",
-        S1 => "s1",
-        _ => unreachable!("register x{r} is not used"),
-    }
+    const NAMES: [&str; 32] = [
+        "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4",
+        "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4",
+        "t5", "t6",
+    ];
+    NAMES[r as usize]
+}
+
+/// The ABI name of floating-point register `f` (f0..f31).
+pub(super) fn freg_name(f: u32) -> &'static str {
+    const NAMES: [&str; 32] = [
+        "ft0", "ft1", "ft2", "ft3", "ft4", "ft5", "ft6", "ft7", "fs0", "fs1", "fa0", "fa1", "fa2",
+        "fa3", "fa4", "fa5", "fa6", "fa7", "fs2", "fs3", "fs4", "fs5", "fs6", "fs7", "fs8", "fs9",
+        "fs10", "fs11", "ft8", "ft9", "ft10", "ft11",
+    ];
+    NAMES[f as usize]
 }
 
 pub(super) fn half(v: u32) -> Vec<u8> {
@@ -204,6 +205,133 @@ pub(super) fn li(rd: u32, imm: i32, comment: &str) -> Vec<Insn> {
     let last = insns.last_mut().unwrap();
     last.asm = c(std::mem::take(&mut last.asm));
     insns
+}
+
+/// An I-type instruction: imm[11:0] rs1 funct3 rd opcode.
+const fn i_type(imm: i32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
+    ((imm as u32) & 0xfff) << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | opcode
+}
+
+/// An S-type instruction (stores): imm[11:5] rs2 rs1 funct3 imm[4:0] opcode 0100011.
+const fn s_type(imm: i32, rs2: u32, rs1: u32, funct3: u32) -> u32 {
+    let imm = imm as u32;
+    ((imm >> 5) & 0x7f) << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | (imm & 0x1f) << 7 | 0b0100011
+}
+
+/// An R-type instruction: funct7 rs2 rs1 funct3 rd opcode.
+const fn r_type(funct7: u32, rs2: u32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
+    funct7 << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | opcode
+}
+
+/// `lbu rd, imm(rs1)` (LOAD, funct3 100): rd = the byte at rs1 + imm, zero-extended.
+pub(super) fn lbu(rd: u32, rs1: u32, imm: i32) -> Vec<u8> {
+    assert!(fits_signed(imm.into(), 12));
+    word(i_type(imm, rs1, 0b100, rd, 0b0000011))
+}
+
+/// `sb rs2, imm(rs1)` (STORE, funct3 000): the low byte of rs2 to rs1 + imm.
+pub(super) fn sb(rs2: u32, rs1: u32, imm: i32) -> Vec<u8> {
+    assert!(fits_signed(imm.into(), 12));
+    word(s_type(imm, rs2, rs1, 0b000))
+}
+
+/// `sd rs2, imm(rs1)` (STORE, funct3 011): rs2 to the doubleword at rs1 + imm.
+pub(super) fn sd(rs2: u32, rs1: u32, imm: i32) -> Vec<u8> {
+    assert!(fits_signed(imm.into(), 12));
+    word(s_type(imm, rs2, rs1, 0b011))
+}
+
+/// `rem rd, rs1, rs2` (M extension: OP, funct7 0000001, funct3 110): the signed remainder.
+pub(super) fn rem(rd: u32, rs1: u32, rs2: u32) -> Vec<u8> {
+    word(r_type(0b0000001, rs2, rs1, 0b110, rd, 0b0110011))
+}
+
+/// A B-type branch (BRANCH, opcode 1100011) with funct3 `funct3` (000 beq, 001 bne, 100 blt,
+/// 101 bge, 110 bltu, 111 bgeu); the offset is filled in by [`encode_bltz`].
+pub(super) fn branch(funct3: u32, rs1: u32, rs2: u32) -> Vec<u8> {
+    word(rs2 << 20 | rs1 << 15 | funct3 << 12 | 0b1100011)
+}
+
+/// `jal rd, offset` (J-type, opcode 1101111): imm[20|10:1|11|19:12] at bits 31..12, ±1 MiB.
+pub(super) fn jal(rd: u32, offset: i64) -> Vec<u8> {
+    assert!(fits_signed(offset, 21) && offset % 2 == 0);
+    let o = offset as u32;
+    let imm = ((o >> 20) & 1) << 31
+        | ((o >> 1) & 0x3ff) << 21
+        | ((o >> 11) & 1) << 20
+        | ((o >> 12) & 0xff) << 12;
+    word(imm | rd << 7 | 0b1101111)
+}
+
+/// `csrrwi rd, csr, uimm` (SYSTEM, funct3 101): rd = the CSR, the CSR = uimm (0..=31).
+pub(super) fn csrrwi(rd: u32, csr: u32, uimm: u32) -> Vec<u8> {
+    assert!(csr < 1 << 12 && uimm < 32);
+    word(csr << 20 | uimm << 15 | 0b101 << 12 | rd << 7 | 0b1110011)
+}
+
+/// The `frm` CSR (the floating-point rounding mode) and its round-towards-zero value.
+pub(super) const CSR_FRM: u32 = 0x002;
+pub(super) const RM_RTZ: u32 = 0b001;
+/// The rounding-mode field meaning "as frm says" (capstone then prints no rounding mode).
+const RM_DYN: u32 = 0b111;
+
+/// An OP-FP instruction (opcode 1010011) on doubles, rounding as frm says.
+fn op_fp(funct7: u32, rs2: u32, rs1: u32, rd: u32) -> Vec<u8> {
+    word(r_type(funct7, rs2, rs1, RM_DYN, rd, 0b1010011))
+}
+
+/// `fmul.d rd, rs1, rs2` (funct7 0001001).
+pub(super) fn fmul_d(rd: u32, rs1: u32, rs2: u32) -> Vec<u8> {
+    op_fp(0b0001001, rs2, rs1, rd)
+}
+
+/// `fsqrt.d rd, rs1` (funct7 0101101, rs2 0).
+pub(super) fn fsqrt_d(rd: u32, rs1: u32) -> Vec<u8> {
+    op_fp(0b0101101, 0, rs1, rd)
+}
+
+/// `fcvt.d.lu rd, rs1` (funct7 1101001, rs2 00011): an unsigned 64-bit integer to a double.
+pub(super) fn fcvt_d_lu(rd: u32, rs1: u32) -> Vec<u8> {
+    op_fp(0b1101001, 0b00011, rs1, rd)
+}
+
+/// `fcvt.l.d rd, rs1` (funct7 1100001, rs2 00010): a double to a signed 64-bit integer.
+pub(super) fn fcvt_l_d(rd: u32, rs1: u32) -> Vec<u8> {
+    op_fp(0b1100001, 0b00010, rs1, rd)
+}
+
+/// `c.ld rd', imm(rs1')` (CL, funct3 011, op 00): loads 8 bytes from rs1' + imm, a multiple
+/// of 8 below 256; bits 12..10 = imm[5:3], bits 6..5 = imm[7:6]; rd', rs1' are x8..x15.
+pub(super) fn c_ld(rd: u32, imm: u32, rs1: u32) -> Vec<u8> {
+    assert!(imm.is_multiple_of(8) && imm < 256 && (8..16).contains(&rs1) && (8..16).contains(&rd));
+    let bits = ((imm >> 3) & 7) << 10 | ((imm >> 6) & 3) << 5;
+    half(0b011 << 13 | bits | (rs1 - 8) << 7 | (rd - 8) << 2)
+}
+
+/// `c.add rd, rs2` (CR, funct4 1001, op 10): rd += rs2.
+pub(super) fn c_add(rd: u32, rs2: u32) -> Vec<u8> {
+    assert!(rd != ZERO && rs2 != ZERO);
+    half(0b1001 << 12 | rd << 7 | rs2 << 2 | 0b10)
+}
+
+/// `c.jr rs1` (CR, funct4 1000, rs2 0, op 10): jumps to rs1.
+pub(super) fn c_jr(rs1: u32) -> Vec<u8> {
+    assert!(rs1 != ZERO);
+    half(0b1000 << 12 | rs1 << 7 | 0b10)
+}
+
+/// The CA-format operations (funct6 100011, op 01) on rd', rs2' (x8..x15): funct2 00
+/// `c.sub`, 01 `c.xor`, 10 `c.or`, 11 `c.and`.
+pub(super) fn c_alu(funct2: u32, rd: u32, rs2: u32) -> Vec<u8> {
+    assert!((8..16).contains(&rd) && (8..16).contains(&rs2) && funct2 < 4);
+    half(0b100011 << 10 | (rd - 8) << 7 | funct2 << 5 | (rs2 - 8) << 2 | 0b01)
+}
+
+/// `c.beqz rs1', offset` (CB, funct3 110, op 01); the offset is filled in by
+/// [`encode_c_bnez`].
+pub(super) fn c_beqz(rs1: u32) -> Vec<u8> {
+    assert!((8..16).contains(&rs1));
+    half(0b110 << 13 | (rs1 - 8) << 7 | 0b01)
 }
 
 /// `c.j`: bits 12..2 = offset[11|4|9:8|10|6|7|3:1|5], ±2 KiB from the jump itself.
