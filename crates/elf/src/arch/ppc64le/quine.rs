@@ -115,10 +115,11 @@ impl Asm {
         );
     }
 
-    /// An X-form integer operation `mnemonic rT, rA, rB` (add, subf: RT first)…
-    fn xo(&mut self, xo: u32, rc: bool, mnemonic: &str, t: u32, a: u32, b: u32, comment: &str) {
+    /// An XO-form integer operation `mnemonic rT, rA, rB` (add, subf: RT first; Rc = 1
+    /// if the mnemonic ends in `.`)…
+    fn xo(&mut self, xo: u32, mnemonic: &str, [t, a, b]: [u32; 3], comment: &str) {
         self.op(
-            x_form(31, t, a, b, xo, rc),
+            x_form(31, t, a, b, xo, mnemonic.ends_with('.')),
             with(format!("{mnemonic} r{t}, r{a}, r{b}"), comment),
         );
     }
@@ -132,7 +133,7 @@ impl Asm {
     }
 
     fn add(&mut self, t: u32, a: u32, b: u32, comment: &str) {
-        self.xo(266, false, "add", t, a, b, comment);
+        self.xo(266, "add", [t, a, b], comment);
     }
 
     fn xor(&mut self, a: u32, s: u32, b: u32, comment: &str) {
@@ -301,42 +302,43 @@ pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
 fn digest(asm: &mut Asm, a: &Addresses) {
     k_table(asm, a.scratch);
     sha256(asm, a.layer, a.sha_end, a.scratch + H_AT);
-    hex(asm, a.hex, a.scratch + H_AT);
+    hex(asm, a.hex);
 }
 
 /// K (FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of
 /// the first 64 primes) and H(0) (§5.3.3: the same of the square roots of the first 8),
 /// computed in double precision rather than carried (288 bytes of tables).
 ///
-/// Primes p by trial division in floating point: d = p-1 down to the first d whose
-/// quotient p/d is an integer (`friz` leaves it alone); p is prime if that d is 1. Then
-/// y = √p, and y ← √(p / y) converges to ∛p (y³ = p at the fixed point, and the error's
-/// logarithm halves each step: 64 steps). Each root times 2³² (`fmul`, exact), truncated
-/// to a doubleword (`fctidz`) and stored little-endian (`stfd`) puts the fraction's 32
-/// bits in the first word: the next store covers the rest. The square roots of all 64
-/// primes go to H (H(0) is the first 8), the cube roots to K; r23 walks K and ends at W -
-/// 4, which r22 holds. 2³² comes from its high word (0x41f00000) stored into zero-filled
-/// memory, 1.0 from 2³²/2³². The tests check every K word against
+/// Everything counts in units of 2⁶⁴ (f30), so that roots come out times 2³²: P = p·2⁶⁴
+/// runs over the integers p = 2, 3, …; trial division by d = p-1 down to the first d
+/// whose quotient P/D is an integer (`friz` leaves it alone): p is prime if that d is 1.
+/// Then y = √P = √p·2³², and y ← √(p·2⁹⁶ / y) converges to ∛p·2³² (y³ = p·2⁹⁶ at the
+/// fixed point; the error's logarithm halves each step: 64 steps). Each y truncated to a
+/// doubleword (`fctidz`) and stored little-endian (`stfd`) puts its fraction's 32 bits
+/// in the first word, the integer part in the next, which the next store covers. The
+/// square roots of all 64 primes go to H (H(0) is the first 8), the cube roots to K; r23
+/// walks K and ends at W - 4, which r22 holds. 2⁶⁴ comes from its high word (0x43f00000)
+/// stored into zero-filled memory, 2³² = √2⁶⁴. The tests check every K word against
 /// [`crate::arch::quine::K`], and H(0) through the digest.
 fn k_table(asm: &mut Asm, scratch: u32) {
     let (k, w, h) = (scratch + K_AT, scratch + W_AT, scratch + H_AT);
     asm.addr(22, w - 4, "W, less 4: stwu (and K's end)");
     asm.addr(23, k.wrapping_sub(4), "K, less 4: stfdu");
     asm.op(
-        d_form(15, 9, 0, 0x41f0),
-        "lis r9, 16880 ; 0x41f00000: 2^32's high word",
+        d_form(15, 9, 0, 0x43f0),
+        "lis r9, 17392 ; 0x43f00000: 2^64's high word",
     );
     asm.mem(STW, "stw", 9, 4, 22, "a double at W - 4, little-endian");
-    asm.mem(LFD, "lfd", 31, 0, 22, "f31 = 2^32");
-    asm.fop(18, "fdiv", 30, 31, 31, "f30 = 1.0");
-    asm.fun(72, "fmr", 1, 30, "p = 1");
+    asm.mem(LFD, "lfd", 30, 0, 22, "f30 = 2^64, the unit");
+    asm.op(a_form(31, 0, 30, 0, 22), "fsqrt f31, f30 ; f31 = 2^32");
+    asm.fun(72, "fmr", 1, 30, "P = 1");
     asm.label("next");
-    asm.fop(21, "fadd", 1, 1, 30, "the next p");
+    asm.fop(21, "fadd", 1, 1, 30, "the next P = p·2^64");
     asm.fun(72, "fmr", 4, 1, "");
     asm.label("trial");
-    asm.fop(20, "fsub", 4, 4, 30, "divisors d = p-1 down");
+    asm.fop(20, "fsub", 4, 4, 30, "divisors D = d·2^64, d = p-1 down");
     asm.fop(18, "fdiv", 5, 1, 4, "");
-    asm.fun(424, "friz", 6, 5, "p/d truncated");
+    asm.fun(424, "friz", 6, 5, "P/D truncated");
     asm.op(x_form(63, 0, 5, 6, 0, false), "fcmpu cr0, f5, f6");
     asm.branch(bc(IF_NOT, EQ), "bne", "trial", "not a divisor");
     asm.op(x_form(63, 0, 4, 30, 0, false), "fcmpu cr0, f4, f30");
@@ -346,18 +348,17 @@ fn k_table(asm: &mut Asm, scratch: u32) {
         "next",
         "a divisor above 1: not a prime",
     );
-    asm.op(a_form(2, 0, 1, 0, 22), "fsqrt f2, f1 ; y = √p");
-    asm.fmul(3, 2, 31, "");
-    asm.fun(815, "fctidz", 3, 3, "");
+    asm.op(a_form(2, 0, 1, 0, 22), "fsqrt f2, f1 ; y = √p·2^32");
+    asm.fun(815, "fctidz", 3, 2, "");
     let to_h = (h as i64 - k as i64 + 4) as i16;
     asm.mem(STFD, "stfd", 3, to_h, 23, "its fraction to H");
+    asm.fmul(7, 1, 31, "p·2^96");
     asm.count(64, "");
     asm.label("cube");
-    asm.fop(18, "fdiv", 3, 1, 2, "");
-    asm.op(a_form(2, 0, 3, 0, 22), "fsqrt f2, f3 ; y = √(p / y)");
+    asm.fop(18, "fdiv", 3, 7, 2, "");
+    asm.op(a_form(2, 0, 3, 0, 22), "fsqrt f2, f3 ; y = √(p·2^96 / y)");
     asm.branch(bc(BDNZ, 0), "bdnz", "cube", "");
-    asm.fmul(3, 2, 31, "");
-    asm.fun(815, "fctidz", 3, 3, "");
+    asm.fun(815, "fctidz", 3, 2, "");
     asm.mem(STFDU, "stfdu", 3, 4, 23, "its fraction to K");
     asm.op(
         x_form(31, 0, 23, 22, 32, false),
@@ -370,9 +371,13 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 /// 64-byte blocks) into H at `h` (initially H(0)); K and W at r22 = W - 4 (see
 /// [`k_table`]).
 ///
-/// Per block: W[0..16] big-endian (`lwbrx`), W[16..64]; a..h = H in r14..r21; 64 rounds,
-/// each shifting a..h down one register; H += a..h. Words are the low halves of the
-/// registers: `rotlwi`, `srwi`, `lwz` and `stw` read and write only those, and the upper
+/// a..h live in r14..r21, which are 0 at the entry. Each block begins with the H step:
+/// eight times, a = h + H7 (then H6, …, H0), stored back to H, as the others shift down
+/// one register (`shift`, the rounds' own tail, with T1 = 0): after eight, a..h are in
+/// place again, and hold H. So the first step gives a..h = H(0), and the step after the
+/// last block adds the last one's a..h to H: H is the digest. Then W[0..16] big-endian
+/// (`lwbrx`), W[16..64], and the 64 rounds. Words are the low halves of the registers:
+/// `rotlwi`, `srwi` and `stw` read only those (`lwz` clears the upper ones), and the upper
 /// halves `add` leaves never reach them.
 /// Σ1(e) = ROTR6 ⊕ ROTR11 ⊕ ROTR25, Σ0(a) = ROTR2 ⊕ ROTR13 ⊕ ROTR22,
 /// σ0(x) = ROTR7 ⊕ ROTR18 ⊕ SHR3, σ1(x) = ROTR17 ⊕ ROTR19 ⊕ SHR10,
@@ -380,9 +385,23 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     let (a, b, c, d, e, f, g, hh) = (A, A + 1, A + 2, A + 3, A + 4, A + 5, A + 6, A + 7);
     asm.addr(3, message, "the layer tar, then its padding");
-    asm.addr(24, h - 4, "H, less 4");
+    asm.addr(24, h + 32, "past H7");
     asm.addr(25, end, "the end of the last block");
     asm.label("block");
+    asm.count(8, "the H step");
+    asm.label("hstep");
+    asm.mem(LWZU, "lwzu", 7, -4, 24, "H7, …, H0");
+    asm.add(7, 7, hh, "");
+    asm.mem(STW, "stw", 7, 0, 24, "H += h");
+    asm.li(6, 0, "T1 = 0: e = d");
+    asm.branch(0x4800_0001, "bl", "shift", "a = H, the others down one");
+    asm.branch(bc(BDNZ, 0), "bdnz", "hstep", "");
+    asm.addi(24, 24, 32, "past H7 again");
+    asm.op(
+        x_form(31, 0, 3, 25, 32, false),
+        "cmplw r3, r25 ; past the last block?",
+    );
+    asm.branch(bc(IF_NOT, LT), "bge", "done", "");
     asm.count(16, "");
     asm.label("load");
     asm.op(
@@ -414,9 +433,7 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     asm.mem(STWU, "stwu", 6, 4, 22, "W[t]");
     asm.branch(bc(BDNZ, 0), "bdnz", "sched", "");
     asm.addi(23, 22, -256, "W, less 4, for the rounds");
-    for i in 0..8 {
-        asm.mem(LWZ, "lwz", a + i, 4 + 4 * i as i16, 24, "a..h = H");
-    }
+    asm.addi(22, 22, -256, "and for the next block");
     asm.count(64, "");
     asm.label("round");
     asm.mem(LWZU, "lwzu", 6, 4, 23, "W[t]");
@@ -443,49 +460,42 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     asm.and(8, 8, 9, "");
     asm.xor(8, 8, b, "Maj(a, b, c)");
     asm.add(7, 7, 8, "T2");
-    asm.mr(hh, g, "h = g");
+    asm.branch(0x4800_0001, "bl", "shift", "");
+    asm.branch(bc(BDNZ, 0), "bdnz", "round", "");
+    asm.branch(0x4800_0000, "b", "block", "");
+    // shift: h = g, g = f, f = e, e = d + T1 (r6), d = c, c = b, b = a, a = T1 + T2 (r7).
+    asm.label("shift");
+    asm.mr(hh, g, "");
     asm.mr(g, f, "");
     asm.mr(f, e, "");
-    asm.add(e, d, 6, "e = d + T1");
+    asm.add(e, d, 6, "");
     asm.mr(d, c, "");
     asm.mr(c, b, "");
     asm.mr(b, a, "");
-    asm.add(a, 6, 7, "a = T1 + T2");
-    asm.branch(bc(BDNZ, 0), "bdnz", "round", "");
-    for i in 0..8 {
-        let at = 4 + 4 * i as i16;
-        asm.mem(LWZ, "lwz", 6, at, 24, "");
-        asm.add(6, 6, a + i, "");
-        asm.mem(STW, "stw", 6, at, 24, "H += a..h");
-    }
-    asm.addi(22, 22, -256, "W, less 4, for the next block");
-    asm.op(
-        x_form(31, 0, 3, 25, 32, false),
-        "cmplw r3, r25 ; past the last block?",
-    );
-    asm.branch(bc(IF, LT), "blt", "block", "");
+    asm.add(a, 6, 7, "");
+    asm.op(0x4e80_0020, "blr");
+    asm.label("done");
 }
 
-/// The 64 lowercase hex digits of the digest in H (at r24 + 4) to `dst`.
-fn hex(asm: &mut Asm, dst: u32, _h: u32) {
-    asm.addr(
-        4,
-        dst.wrapping_sub(1),
-        "the digest's place in the config, less 1",
-    );
+/// The 64 lowercase hex digits of the digest in H (below r24) to `dst`, last first.
+fn hex(asm: &mut Asm, dst: u32) {
+    asm.addr(4, dst + 64, "past the digest's place in the config");
     asm.li(9, 8, "words");
     asm.label("hexw");
-    asm.mem(LWZU, "lwzu", 6, 4, 24, "");
+    asm.mem(LWZU, "lwzu", 6, -4, 24, "H7, …, H0");
     asm.count(8, "digits");
     asm.label("nib");
-    asm.rotlwi(6, 6, 4, "");
-    asm.op(d_form(28, 6, 7, 15), "andi. r7, r6, 15");
+    asm.op(
+        d_form(28, 6, 7, 15),
+        "andi. r7, r6, 15 ; the last digit first",
+    );
     asm.addi(7, 7, 48, "'0'");
     asm.op(d_form(10, 0, 7, 57), "cmplwi r7, 57");
     asm.branch(bc(IF_NOT, GT), "ble", "digit", "");
     asm.addi(7, 7, 39, "to 'a' for 10");
     asm.label("digit");
-    asm.mem(STBU, "stbu", 7, 1, 4, "");
+    asm.mem(STBU, "stbu", 7, -1, 4, "");
+    asm.srwi(6, 6, 4, "");
     asm.branch(bc(BDNZ, 0), "bdnz", "nib", "");
     asm.op(d_form(13, 9, 9, -1), "addic. r9, r9, -1");
     asm.branch(bc(IF_NOT, EQ), "bne", "hexw", "");
@@ -504,7 +514,7 @@ fn write_exit(asm: &mut Asm, out: u32, len: u32) {
     asm.sc();
     asm.branch(bc(IF, SO), "bso", "exit", "an error: exit(errno)");
     asm.add(30, 30, 3, "");
-    asm.xo(40, true, "subf.", 31, 3, 31, "what is left");
+    asm.xo(40, "subf.", [31, 3, 31], "what is left");
     asm.branch(bc(IF_NOT, EQ), "bne", "write", "");
     asm.li(3, 0, "status 0");
     asm.label("exit");
