@@ -126,6 +126,46 @@ pub(super) fn encode_bc(bytes: &mut [u8], pc: u64, target: u64) -> Result<(), St
     Ok(())
 }
 
+/// D-form (`addi`, `lbzu`, `stw`, `lfd`, `andi.`, `cmplwi`…): primary opcode `op`, the
+/// register or condition field `t` (RT, RS, FRT, or BF << 2 | L), `a` (RA), and the 16-bit
+/// immediate or displacement.
+pub(super) const fn d_form(op: u32, t: u32, a: u32, imm: i32) -> u32 {
+    op << 26 | t << 21 | a << 16 | (imm as u32 & 0xffff)
+}
+
+/// X-form (and XO-form: OE = 0): opcode `op` (31 for integer, 63 for floating point), the
+/// fields `t`, `a`, `b`, the extended opcode `xo`, and Rc (`.`: set CR0).
+pub(super) const fn x_form(op: u32, t: u32, a: u32, b: u32, xo: u32, rc: bool) -> u32 {
+    op << 26 | t << 21 | a << 16 | b << 11 | xo << 1 | rc as u32
+}
+
+/// A-form floating point (opcode 63): FRT, FRA, FRB, FRC and the extended opcode.
+pub(super) const fn a_form(t: u32, a: u32, b: u32, c: u32, xo: u32) -> u32 {
+    63 << 26 | t << 21 | a << 16 | b << 11 | c << 6 | xo << 1
+}
+
+/// M-form `rlwinm rA, rS, sh, mb, me` (opcode 21): rotate the low word left by `sh`, keep
+/// bits `mb..=me` (big-endian bit numbers of the word); the upper word is cleared.
+pub(super) const fn rlwinm(a: u32, s: u32, sh: u32, mb: u32, me: u32) -> u32 {
+    21 << 26 | s << 21 | a << 16 | sh << 11 | mb << 6 | me << 1
+}
+
+/// XFX-form `mtctr rS` = `mtspr 9, rS` (opcode 31, XO 467; the SPR number's halves
+/// swapped: 9 in the first).
+pub(super) const fn mtctr(s: u32) -> u32 {
+    31 << 26 | s << 21 | 9 << 16 | 467 << 1
+}
+
+/// B-form `bc BO, BI, 0` (opcode 16): the displacement is patched by [`encode_bc`].
+pub(super) const fn bc(bo: u32, bi: u32) -> u32 {
+    16 << 26 | bo << 21 | bi << 16
+}
+
+/// XL-form `bclr BO, BI` (opcode 19, XO 16): a conditional return to lr.
+pub(super) const fn bclr(bo: u32, bi: u32) -> u32 {
+    19 << 26 | bo << 21 | bi << 16 | 16 << 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,6 +35,7 @@ mod encode;
 mod exit;
 mod hello;
 mod pause;
+mod quine;
 mod serve;
 
 use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
@@ -87,12 +88,12 @@ impl Programs for Ppc64le {
         serve::serve(serve, addressing)
     }
 
-    fn quine(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        None
+    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::listing(addresses))
     }
 
-    fn sha256_test(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        None
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::sha256_test(addresses))
     }
 }
 
