@@ -180,6 +180,12 @@ pub(super) const fn rsi(op: u8, r1: u8, r3: u8, ri2: i16) -> [u8; 4] {
     [op, r1 << 4 | r3, i0, i1]
 }
 
+/// RIE-c (6 bytes, `op`..`op2`): `op r1, i2, m3, ri4` as `cij` (EC..7E) lays it out: r1,
+/// the mask m3, the 16-bit halfword offset ri4 (patched later), the 8-bit immediate i2.
+pub(super) const fn rie_c(op: u8, r1: u8, m3: u8, i2: u8, op2: u8) -> [u8; 6] {
+    [op, r1 << 4 | m3, 0, 0, i2, op2]
+}
+
 /// SS-a (6 bytes): `op d1(len, b1), d2(b2)`, 1 <= len <= 256 (`mvc` D2).
 pub(super) const fn ss(op: u8, d1: u16, len: u16, b1: u8, d2: u16, b2: u8) -> [u8; 6] {
     assert!(d1 < 4096 && d2 < 4096 && len >= 1 && len <= 256);

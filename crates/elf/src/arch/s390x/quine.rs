@@ -5,13 +5,13 @@
 //! 32-bit `rll` (rotate left, three operands) does every rotation in one instruction.
 //! Addresses are below 4 GiB: `llilf` sets a whole register to one, and 32-bit
 //! arithmetic (`ar`, `ahi`, `brxle`) on an address leaves its zero high word alone.
-//! Nothing is assumed of the registers at entry but r15 (the stack: [`super`]); the
-//! rounds use the 32 bytes at 0(%r15) (argc, argv) to rotate the working variables.
+//! Nothing is assumed of the registers at entry (r15, the stack, goes unused).
 //!
 //! The scratch memory (`scratch`, [`crate::arch::quine::SCRATCH_LEN`] bytes, zero-filled):
-//! K at 0 (256 bytes), H at 256 (32), W[0..80] at 320 (320: every round also computes
-//! W[i+16], 16 more words than SHA-256 uses). [`k_table`] stores the square roots of all
-//! 64 primes from 256 up: the first 8 are H(0), the other 56 land where W goes later.
+//! K at 0 (256 bytes), the working variables as the rounds rotate them at 256 (32), H at
+//! 288 (32), W[0..80] at 320 (320: every round also computes W[i+16], 16 more words than
+//! SHA-256 uses). [`k_table`] stores the square roots of all 64 primes from 288 up: the
+//! first 8 are H(0), the other 56 land where W goes later.
 
 use super::encode::*;
 use super::{svc, Insn, SYS_EXIT, SYS_WRITE};
@@ -19,7 +19,8 @@ use crate::arch::quine::Addresses;
 
 /// Where K, H and W are in the scratch memory (see the module's text).
 const K_AT: u16 = 0;
-const H_AT: u16 = 256;
+const TMP_AT: u16 = 256;
+const H_AT: u16 = 288;
 const W_AT: u16 = 320;
 
 /// A listing under construction: instructions, and branches to labels resolved at the end
@@ -47,9 +48,9 @@ impl Asm {
     }
 
     /// A relative branch to `label` (its offset bytes are patched by [`Asm::finish`]).
-    fn branch(&mut self, bytes: [u8; 4], asm: String, label: &'static str) {
+    fn branch(&mut self, bytes: &[u8], asm: String, label: &'static str) {
         self.branches.push((self.code.len(), label));
-        self.code.push(Insn::new(&bytes, asm));
+        self.code.push(Insn::new(bytes, asm));
     }
 
     fn offset(&self, index: usize) -> usize {
@@ -73,20 +74,27 @@ impl Asm {
     // Relative branches: `brc` (as capstone names its masks), `brct`, `brxle`.
     fn brc(&mut self, mask: u8, mnemonic: &str, label: &'static str, note: &str) {
         let asm = with_note(format!("{mnemonic} {label}"), note);
-        self.branch(ri(0xa74, mask, 0), asm, label);
+        self.branch(&ri(0xa74, mask, 0), asm, label);
     }
 
     /// `brct r, label`: r -= 1 (32 bits), and branch if not zero.
     fn brct(&mut self, r: u8, label: &'static str, note: &str) {
         let asm = with_note(format!("brct %r{r}, {label}"), note);
-        self.branch(ri(0xa76, r, 0), asm, label);
+        self.branch(&ri(0xa76, r, 0), asm, label);
     }
 
     /// `brxle r1, r3, label` (r3 even): r1 += r3, and branch if r1 <= r3 + 1 (32 bits).
     fn brxle(&mut self, r1: u8, r3: u8, label: &'static str, note: &str) {
         assert!(r3 % 2 == 0);
         let asm = with_note(format!("brxle %r{r1}, %r{r3}, {label}"), note);
-        self.branch(rsi(0x85, r1, r3, 0), asm, label);
+        self.branch(&rsi(0x85, r1, r3, 0), asm, label);
+    }
+
+    /// `cijl r, i, label` (compare immediate and branch relative, mask 4): branch if
+    /// r < i (32 bits, signed).
+    fn cijl(&mut self, r: u8, i: i8, label: &'static str, note: &str) {
+        let asm = with_note(format!("cijl %r{r}, {i}, {label}"), note);
+        self.branch(&rie_c(0xec, r, 4, i as u8, 0x7e), asm, label);
     }
 }
 
@@ -269,7 +277,7 @@ fn digest(asm: &mut Asm, a: &Addresses) {
 /// bits. Each root times 2³² (exact), converted to a 64-bit integer rounding toward zero
 /// (`cgdbr` mode 5): its low word is the fraction's first 32 bits.
 ///
-/// Leaves r4 at K + 256 (= H), r0 = 4 and r1 = K + 252 for [`sha256`]'s `brxle`.
+/// Leaves r4 at K + 256, r0 = 4 and r1 = K + 252 for [`sha256`]'s `brxle`.
 fn k_table(asm: &mut Asm, scratch: u32) {
     asm.extend([
         set(4, scratch + u32::from(K_AT), "K, then the next word"),
@@ -320,22 +328,31 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 }
 
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from `message` to `end` (whole
-/// 64-byte blocks) into H, with K and W as [`k_table`] leaves them (r4 = H, r0 = 4, r1 =
-/// K + 252).
+/// 64-byte blocks) into H, with K and H(0) as [`k_table`] leaves them (r4 = K + 256, r0 =
+/// 4, r1 = K + 252); leaves r4 at H.
 ///
 /// The working variables a..h live in r7..r14. A round computes the new a in r6 and adds
-/// T1 to d (r10) in place; `stm %r6, %r13` then `lm %r7, %r14` shifts them all by one
-/// register. r4 walks K (and, 320 bytes on, W) a word a round. Each round also computes
-/// W[i+16] (the last 16 are never used).
+/// T1 to d (r10) in place; `stm %r6, %r13` then `lm %r7, %r14` (through the 32 bytes at
+/// r15) shifts them all by one register. r4 walks K (and, 320 bytes on, W) a word a
+/// round, up to those 32 bytes, where the last round left a..h for H += a..h. Each round
+/// also computes W[i+16] (the last 16 are never used).
 /// Σ1(e) = ROTR6(e ⊕ ROTR5(e ⊕ ROTR14 e)), Σ0(a) = ROTR2(a ⊕ ROTR11(a ⊕ ROTR9 a)),
 /// σ1(x) = ROTR17(x ⊕ ROTR2 x) ⊕ x≫10, σ0(x) = ROTR7(x ⊕ ROTR11 x) ⊕ x≫3,
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
 fn sha256(asm: &mut Asm, message: u32, end: u32) {
     let w = |i: u16| W_AT + 4 * i;
-    asm.push(set(5, message, "the layer, then its padding"));
+    asm.extend([
+        set(5, message, "the layer, then its padding"),
+        insn(
+            &rre(0xb904, 15, 4),
+            "lgr %r15, %r4".into(),
+            "where stm and lm rotate a..h (all 64 bits: r15 is the stack's)",
+        ),
+        rx_("la", 4, H_AT - TMP_AT, 4, "H, as each block leaves r4"),
+    ]);
     asm.label("block");
     asm.extend([
-        ri_("ahi", 4, -256, "K"),
+        ri_("ahi", 4, -(H_AT as i16), "K"),
         insn(
             &ss(0xd2, w(0), 64, 4, 0, 5),
             format!("mvc {}(64, %r4), 0(%r5)", w(0)),
@@ -393,16 +410,15 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
         lm_stm("lm", 7, 14, 0, 15, "the new a..h"),
     ]);
     asm.brxle(4, 0, "round", "64 rounds");
-    for (i, r) in (7..=14).enumerate() {
-        asm.push(rx_(
-            "a",
-            r,
-            4 * i as u16,
-            4,
-            if i == 0 { "H += a..h" } else { "" },
-        ));
-    }
-    asm.push(lm_stm("stm", 7, 14, 0, 4, ""));
+    // r4 = K + 256: the 32 bytes at r15, then H.
+    asm.extend([ri_("lhi", 2, 4, ""), rx_("la", 3, 28, 4, "8 words")]);
+    asm.label("addh");
+    asm.extend([
+        rx_("l", 6, 0, 4, "a..h"),
+        rx_("a", 6, H_AT - TMP_AT, 4, ""),
+        rx_("st", 6, H_AT - TMP_AT, 4, "H += a..h"),
+    ]);
+    asm.brxle(4, 2, "addh", "");
     asm.push(insn(
         &ril(0xc2f, 5, end),
         format!("clfi %r5, {end:#x}"),
@@ -412,27 +428,30 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
 }
 
 /// The 64 lowercase hex digits of H (at r4) to `dst`: `sldl` shifts each digit out of r1
-/// into r0 = 3, which makes it an ASCII digit.
+/// (the next word of H every 8 digits) into r0 = 3, which makes it an ASCII digit.
 fn hex(asm: &mut Asm, dst: u32) {
     asm.extend([
         set(3, dst, "the digest's place in the config"),
-        ri_("lhi", 6, 8, "8 words"),
+        ri_("lhi", 5, 64, "64 digits"),
     ]);
-    asm.label("hexw");
-    asm.extend([rx_("l", 1, 0, 4, ""), ri_("lhi", 5, 8, "8 digits")]);
+    asm.label("hexd");
+    asm.push(insn(
+        &ri(0xa71, 5, 7),
+        "tmll %r5, 7".into(),
+        "a multiple of 8 left?",
+    ));
+    asm.brc(7, "jne", "nib", "");
+    asm.extend([rx_("l", 1, 0, 4, "the next word"), rx_("la", 4, 4, 4, "")]);
     asm.label("nib");
     asm.extend([
         ri_("lhi", 0, 3, ""),
         sldl(0, 4, "r0 = 0x30 + the next digit"),
-        ri_("chi", 0, 0x3a, ""),
     ]);
-    asm.brc(4, "jl", "digit", "");
+    asm.cijl(0, 0x3a, "digit", "");
     asm.push(ri_("ahi", 0, 39, "to 'a' for 10"));
     asm.label("digit");
     asm.extend([rx_("stc", 0, 0, 3, ""), rx_("la", 3, 1, 3, "")]);
-    asm.brct(5, "nib", "");
-    asm.push(rx_("la", 4, 4, 4, ""));
-    asm.brct(6, "hexw", "");
+    asm.brct(5, "hexd", "");
 }
 
 /// write(1, out, len), again after a short write, then exit(0) (exit(-errno) if write
