@@ -5,7 +5,7 @@
 //! 32-bit `rll` (rotate left, three operands) does every rotation in one instruction.
 //! Addresses are below 4 GiB: `llilf` sets a whole register to one, and 32-bit
 //! arithmetic (`ar`, `ahi`, `brxle`) on an address leaves its zero high word alone.
-//! Nothing is assumed of the registers at entry (r15, the stack, goes unused).
+//! Nothing is assumed of the registers at entry (not even r15: the stack goes unused).
 //!
 //! The scratch memory (`scratch`, [`crate::arch::quine::SCRATCH_LEN`] bytes, zero-filled):
 //! K at 0 (256 bytes), the working variables as the rounds rotate them at 256 (32), H at
@@ -332,10 +332,11 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 /// 4, r1 = K + 252); leaves r4 at H.
 ///
 /// The working variables a..h live in r7..r14. A round computes the new a in r6 and adds
-/// T1 to d (r10) in place; `stm %r6, %r13` then `lm %r7, %r14` (through the 32 bytes at
-/// r15) shifts them all by one register. r4 walks K (and, 320 bytes on, W) a word a
-/// round, up to those 32 bytes, where the last round left a..h for H += a..h. Each round
-/// also computes W[i+16] (the last 16 are never used).
+/// T1 to d (r10) in place; `stm %r6, %r13` then `lm %r7, %r14` (through the 32 bytes
+/// after K, at r1 + 4, as r1 holds still for `brxle`) shifts them all by one register. r4
+/// walks K (and, 320 bytes on, W) a word a round, up to those 32 bytes, where the last
+/// round left a..h for H += a..h. Each round also computes W[i+16] (the last 16 are never
+/// used).
 /// Σ1(e) = ROTR6(e ⊕ ROTR5(e ⊕ ROTR14 e)), Σ0(a) = ROTR2(a ⊕ ROTR11(a ⊕ ROTR9 a)),
 /// σ1(x) = ROTR17(x ⊕ ROTR2 x) ⊕ x≫10, σ0(x) = ROTR7(x ⊕ ROTR11 x) ⊕ x≫3,
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
@@ -343,11 +344,6 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
     let w = |i: u16| W_AT + 4 * i;
     asm.extend([
         set(5, message, "the layer, then its padding"),
-        insn(
-            &rre(0xb904, 15, 4),
-            "lgr %r15, %r4".into(),
-            "where stm and lm rotate a..h (all 64 bits: r15 is the stack's)",
-        ),
         rx_("la", 4, H_AT - TMP_AT, 4, "H, as each block leaves r4"),
     ]);
     asm.label("block");
@@ -406,11 +402,18 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
         rr("nr", 3, 2, ""),
         rr("xr", 3, 8, "Maj(a, b, c)"),
         rr("ar", 6, 3, "the new a"),
-        lm_stm("stm", 6, 13, 0, 15, "new a, a..g"),
-        lm_stm("lm", 7, 14, 0, 15, "the new a..h"),
+        lm_stm(
+            "stm",
+            6,
+            13,
+            TMP_AT - 252,
+            1,
+            "new a, a..g (r1 + 4 = K + 256)",
+        ),
+        lm_stm("lm", 7, 14, TMP_AT - 252, 1, "the new a..h"),
     ]);
     asm.brxle(4, 0, "round", "64 rounds");
-    // r4 = K + 256: the 32 bytes at r15, then H.
+    // r4 = K + 256: the 32 bytes stm and lm go through, then H.
     asm.extend([ri_("lhi", 2, 4, ""), rx_("la", 3, 28, 4, "8 words")]);
     asm.label("addh");
     asm.extend([
