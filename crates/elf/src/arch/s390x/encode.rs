@@ -110,6 +110,95 @@ pub(super) fn brc(mask: u8, asm: &str, label: u8) -> Insn {
     }
 }
 
+/// The instruction formats the quine lays out by hand (z/Architecture Principles of
+/// Operation, chapter 5): each returns the bytes from the fields. Registers are 4-bit
+/// numbers; a base or index of 0 means none.
+///
+/// RR (2 bytes): `op r1, r2`.
+pub(super) const fn rr_bytes(op: u8, r1: u8, r2: u8) -> [u8; 2] {
+    [op, r1 << 4 | r2]
+}
+
+/// RX-a (4 bytes): `op r1, d2(x2, b2)`, d2 < 4096.
+pub(super) const fn rx(op: u8, r1: u8, d2: u16, x2: u8, b2: u8) -> [u8; 4] {
+    assert!(d2 < 4096);
+    [op, r1 << 4 | x2, b2 << 4 | (d2 >> 8) as u8, d2 as u8]
+}
+
+/// RS-a (4 bytes): `op r1, r3, d2(b2)` (`lm`, `stm`; the shifts `srl`, `sldl` with r3 = 0
+/// and the shift count in d2).
+pub(super) const fn rs(op: u8, r1: u8, r3: u8, d2: u16, b2: u8) -> [u8; 4] {
+    assert!(d2 < 4096);
+    [op, r1 << 4 | r3, b2 << 4 | (d2 >> 8) as u8, d2 as u8]
+}
+
+/// RSY-a (6 bytes, EB ... op): `op r1, r3, d2(b2)` with a 20-bit signed d2 (`rll`: the
+/// rotate count in d2).
+pub(super) const fn rsy(op: u8, r1: u8, r3: u8, d2: i32, b2: u8) -> [u8; 6] {
+    assert!(d2 >= -(1 << 19) && d2 < 1 << 19);
+    let dl = (d2 & 0xfff) as u16;
+    let dh = ((d2 >> 12) & 0xff) as u8;
+    [
+        0xeb,
+        r1 << 4 | r3,
+        b2 << 4 | (dl >> 8) as u8,
+        dl as u8,
+        dh,
+        op,
+    ]
+}
+
+/// RI (4 bytes): the 12-bit opcode `op` (A7x: `lhi` A78, `ahi` A7A, `chi` A7E, `lghi` A79,
+/// `brct` A76, `brc` A74; A5x: `llilh` A5E, `llihl` A5D), r1 (or a mask), a 16-bit
+/// immediate (a relative branch's halfwords).
+pub(super) const fn ri(op: u16, r1: u8, i2: u16) -> [u8; 4] {
+    let [i0, i1] = i2.to_be_bytes();
+    [(op >> 4) as u8, r1 << 4 | (op & 0xf) as u8, i0, i1]
+}
+
+/// RIL (6 bytes): the 12-bit opcode `op` (`llilf` C0F, `clfi` C2F), r1, a 32-bit immediate.
+pub(super) const fn ril(op: u16, r1: u8, i2: u32) -> [u8; 6] {
+    let [i0, i1, i2, i3] = i2.to_be_bytes();
+    [(op >> 4) as u8, r1 << 4 | (op & 0xf) as u8, i0, i1, i2, i3]
+}
+
+/// RRE (4 bytes): the 16-bit opcode `op` (B3xx, B9xx), `op r1, r2`.
+pub(super) const fn rre(op: u16, r1: u8, r2: u8) -> [u8; 4] {
+    let [o0, o1] = op.to_be_bytes();
+    [o0, o1, 0, r1 << 4 | r2]
+}
+
+/// RRF-e (4 bytes): `op r1, m3, r2` (`cgdbr`: m3 is the rounding method).
+pub(super) const fn rrf_e(op: u16, r1: u8, m3: u8, r2: u8) -> [u8; 4] {
+    let [o0, o1] = op.to_be_bytes();
+    [o0, o1, m3 << 4, r1 << 4 | r2]
+}
+
+/// RSI (4 bytes): `op r1, r3, ri2` (`brxle` 85), ri2 in halfwords.
+pub(super) const fn rsi(op: u8, r1: u8, r3: u8, ri2: i16) -> [u8; 4] {
+    let [i0, i1] = ri2.to_be_bytes();
+    [op, r1 << 4 | r3, i0, i1]
+}
+
+/// RIE-c (6 bytes, `op`..`op2`): `op r1, i2, m3, ri4` as `cij` (EC..7E) lays it out: r1,
+/// the mask m3, the 16-bit halfword offset ri4 (patched later), the 8-bit immediate i2.
+pub(super) const fn rie_c(op: u8, r1: u8, m3: u8, i2: u8, op2: u8) -> [u8; 6] {
+    [op, r1 << 4 | m3, 0, 0, i2, op2]
+}
+
+/// SS-a (6 bytes): `op d1(len, b1), d2(b2)`, 1 <= len <= 256 (`mvc` D2).
+pub(super) const fn ss(op: u8, d1: u16, len: u16, b1: u8, d2: u16, b2: u8) -> [u8; 6] {
+    assert!(d1 < 4096 && d2 < 4096 && len >= 1 && len <= 256);
+    [
+        op,
+        (len - 1) as u8,
+        b1 << 4 | (d1 >> 8) as u8,
+        d1 as u8,
+        b2 << 4 | (d2 >> 8) as u8,
+        d2 as u8,
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,7 @@ mod encode;
 mod exit;
 mod hello;
 mod pause;
+mod quine;
 mod serve;
 
 use super::{net, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
@@ -81,12 +82,12 @@ impl Programs for S390x {
         serve::serve(serve, addressing)
     }
 
-    fn quine(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        None
+    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::listing(addresses))
     }
 
-    fn sha256_test(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        None
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::sha256_test(addresses))
     }
 }
 
