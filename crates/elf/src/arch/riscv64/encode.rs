@@ -285,11 +285,6 @@ pub(super) fn fmul_d(rd: u32, rs1: u32, rs2: u32) -> Vec<u8> {
     op_fp(0b0001001, rs2, rs1, rd)
 }
 
-/// `fdiv.d rd, rs1, rs2` (funct7 0001101).
-pub(super) fn fdiv_d(rd: u32, rs1: u32, rs2: u32) -> Vec<u8> {
-    op_fp(0b0001101, rs2, rs1, rd)
-}
-
 /// `fsqrt.d rd, rs1` (funct7 0101101, rs2 0).
 pub(super) fn fsqrt_d(rd: u32, rs1: u32) -> Vec<u8> {
     op_fp(0b0101101, 0, rs1, rd)

@@ -11,11 +11,9 @@
 //! compressed shifts and xors on D ([`sigma`]), shifted back up at the end.
 //!
 //! K and H(0) are computed, not carried: primes by trial division (`rem`), cube roots by
-//! iterating x = √(n/x) 63 times from the last root (the fixed point of x² = n/x is ∛n;
-//! the error halves, changing sign, every step: 60 steps reach the last bit), square roots
-//! by `fsqrt.d`, each times 2³² and truncated by `fcvt.l.d` under frm = round towards
-//! zero: the low 32 bits are the fraction's first 32 bits. The tests check the digest
-//! against the sha2 crate on 15 lengths, so every K and H(0) word. K is
+//! iterating x = √√(n·x) (the fixed point of x⁴ = n·x is ∛n; the error shrinks fourfold
+//! per step), square roots by `fsqrt.d`, each times 2³² and truncated by `fcvt.l.d` under
+//! frm = round towards zero: the low 32 bits are the fraction's first 32 bits. K is
 //! computed in each round from the next prime (no table).
 
 use super::encode::*;
@@ -441,18 +439,18 @@ fn digest(s: &mut Asm, a: &Addresses) {
     s.c_li(T0, 1, "n: K from the first prime again");
     s.label("round");
     s.br(Branch::Jal(RA), "prime", "");
-    s.c_li(A5, -1, "");
-    s.c_srli(A5, 58, "63 steps");
+    s.c_li(A5, 31, "");
     s.label("cube");
     s.i(
-        fdiv_d(FX, FN, FX),
-        format!("fdiv.d {}, {}, {}", f(FX), f(FN), f(FX)),
+        fmul_d(FX, FX, FN),
+        format!("fmul.d {}, {}, {}", f(FX), f(FX), f(FN)),
         "",
     );
+    s.i(fsqrt_d(FX, FX), format!("fsqrt.d {}, {}", f(FX), f(FX)), "");
     s.i(
         fsqrt_d(FX, FX),
         format!("fsqrt.d {}, {}", f(FX), f(FX)),
-        "x = sqrt(n / x): to the cube root",
+        "x = sqrt(sqrt(n x)): to the cube root",
     );
     s.c_addi(A5, -1, "");
     s.br(Branch::CBnez(A5), "cube", "");
