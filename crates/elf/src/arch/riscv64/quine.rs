@@ -191,18 +191,37 @@ impl Asm {
                     let target = *labels
                         .get(label)
                         .unwrap_or_else(|| panic!("no label {label}"));
+                    // A backward branch is written with its offset, the label in the
+                    // comment: capstone prints a negative offset (`-0x18`), which the
+                    // decoding test cannot yet read as a label's target.
+                    let (label, comment) = if target < at {
+                        let off = target as i64 - at as i64;
+                        let c = if comment.is_empty() {
+                            label.to_string()
+                        } else {
+                            format!("{label}: {comment}")
+                        };
+                        (off.to_string(), c)
+                    } else {
+                        (label.to_string(), comment)
+                    };
                     let (mut bytes, asm) = match b {
                         Branch::CBnez(rs) => (c_bnez(rs), format!("c.bnez {}, {label}", r(rs))),
                         Branch::CBeqz(rs) => (c_beqz(rs), format!("c.beqz {}, {label}", r(rs))),
                         Branch::CJ => (half(0b101 << 13 | 0b01), format!("c.j {label}")),
+                        // capstone prints `bge zero, rs2` as `blez rs2`.
+                        Branch::B(funct3, _, ZERO, rs2) if funct3 == BGE.0 => (
+                            branch(funct3, ZERO, rs2),
+                            format!("blez {}, {label}", r(rs2)),
+                        ),
                         Branch::B(funct3, m, rs1, rs2) => (
                             branch(funct3, rs1, rs2),
                             format!("{m} {}, {}, {label}", r(rs1), r(rs2)),
                         ),
-                        Branch::Jal(rd) => (
-                            jal(rd, target as i64 - at as i64),
-                            format!("jal {}, {label}", r(rd)),
-                        ),
+                        // capstone prints `jal ra, offset` as `jal offset`.
+                        Branch::Jal(rd) => {
+                            (jal(rd, target as i64 - at as i64), format!("jal {label}"))
+                        }
                     };
                     let patched = match b {
                         Branch::CBnez(_) | Branch::CBeqz(_) => {
@@ -329,13 +348,17 @@ fn sigma(s: &mut Asm, x: u32, z: Option<u32>, d: u32, t: u32, sh: [i32; 3], what
 /// The scratch memory V holds the working variables as a window of 8-byte slots that
 /// slides up one slot a round (h at s0, g at s0+8, ..., a at s0+56): a round adds T1 to d
 /// in place (the next e) and writes the new a above the window, over W[i], which it has
-/// just read: W[i] is at V+64+8i. H is the window's first position, H7 first.
+/// just read: W[i] is at V+64+8i (the schedule runs on to W[71], unused). After 64 rounds
+/// the window is at V+512; H (H7 first) is at V+640, and adding the window to it also
+/// copies it to V, the next block's window. The first block enters there too: the window
+/// at V+512 is still zero then. Registers: s0 the window, s1 W (or H), t0 the prime n,
+/// t1 the message, t2 = V+512, t3 the message's end, ra the return address.
 fn digest(s: &mut Asm, a: &Addresses) {
     let v = a.scratch;
     s.i(
         csrrwi(ZERO, CSR_FRM, RM_RTZ),
-        "csrrwi zero, frm, 1".into(),
-        "round towards zero: fcvt truncates",
+        "fsrmi 1".into(),
+        "csrrwi zero, frm, 1: round towards zero (fcvt truncates)",
     );
     s.c_li(A4, 1, "");
     s.c_slli(A4, 32, "");
@@ -369,7 +392,12 @@ fn digest(s: &mut Asm, a: &Addresses) {
     s.c_addi(A3, -1, "");
     s.br(Branch::CBnez(A3), "h0", "");
     s.li(T1, a.layer, "the message");
-    s.li(T3, a.sha_end, "its end");
+    let len = a.sha_end - a.layer;
+    if len < 2048 {
+        s.addi(T3, T1, len as i32, "its end");
+    } else {
+        s.li(T3, a.sha_end, "its end");
+    }
     s.br(
         Branch::CJ,
         "addh",
@@ -512,7 +540,11 @@ fn write_exit(s: &mut Asm, out: u32, len: u32) {
     s.label("write");
     s.c_li(A0, 1, "stdout");
     s.ecall();
-    s.br(b(BGE, ZERO, A0), "exit", "");
+    s.br(
+        b(BGE, ZERO, A0),
+        "exit",
+        "bge zero, a0: written nothing, or failed",
+    );
     s.c_add(A1, A0, "");
     s.c_alu(SUB, A2, A0, "");
     s.br(Branch::CBnez(A2), "write", "");
