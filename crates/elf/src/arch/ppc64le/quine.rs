@@ -375,10 +375,11 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 /// eight times, a = h + H7 (then H6, …, H0), stored back to H, as the others shift down
 /// one register (`shift`, the rounds' own tail, with T1 = 0): after eight, a..h are in
 /// place again, and hold H. So the first step gives a..h = H(0), and the step after the
-/// last block adds the last one's a..h to H: H is the digest. Then W[0..16] big-endian
-/// (`lwbrx`), W[16..64], and the 64 rounds. Words are the low halves of the registers:
-/// `rotlwi`, `srwi` and `stw` read only those (`lwz` clears the upper ones), and the upper
-/// halves `add` leaves never reach them.
+/// last block adds the last one's a..h to H: H is the digest. Then the 64 rounds, each
+/// called (`round`, which ends in `shift`) right after W[t] is stored: W[0..16] loaded
+/// big-endian (`lwbrx`), W[16..64] scheduled; K[t] lies 256 bytes below W[t]. Words are
+/// the low halves of the registers: `rotlwi`, `srwi` and `stw` read only those (`lwz`
+/// clears the upper ones), and the upper halves `add` leaves never reach them.
 /// Σ1(e) = ROTR6 ⊕ ROTR11 ⊕ ROTR25, Σ0(a) = ROTR2 ⊕ ROTR13 ⊕ ROTR22,
 /// σ0(x) = ROTR7 ⊕ ROTR18 ⊕ SHR3, σ1(x) = ROTR17 ⊕ ROTR19 ⊕ SHR10,
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
@@ -409,7 +410,8 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
         "lwbrx r6, 0, r3 ; big-endian",
     );
     asm.addi(3, 3, 4, "");
-    asm.mem(STWU, "stwu", 6, 4, 22, "W[0..16]");
+    asm.mem(STWU, "stwu", 6, 4, 22, "W[t], t < 16");
+    asm.branch(0x4800_0001, "bl", "round", "");
     asm.branch(bc(BDNZ, 0), "bdnz", "load", "");
     asm.count(48, "");
     asm.label("sched");
@@ -431,13 +433,13 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     asm.mem(LWZ, "lwz", 7, -60, 22, "W[t-16]");
     asm.add(6, 6, 7, "");
     asm.mem(STWU, "stwu", 6, 4, 22, "W[t]");
+    asm.branch(0x4800_0001, "bl", "round", "");
     asm.branch(bc(BDNZ, 0), "bdnz", "sched", "");
-    asm.addi(23, 22, -256, "W, less 4, for the rounds");
-    asm.addi(22, 22, -256, "and for the next block");
-    asm.count(64, "");
+    asm.addi(22, 22, -256, "W, less 4, for the next block");
+    asm.branch(0x4800_0000, "b", "block", "");
+    // round: W[t] in r6 and at r22.
     asm.label("round");
-    asm.mem(LWZU, "lwzu", 6, 4, 23, "W[t]");
-    asm.mem(LWZ, "lwz", 7, -256, 23, "K[t]");
+    asm.mem(LWZ, "lwz", 7, -256, 22, "K[t]");
     asm.add(6, 6, 7, "");
     asm.add(6, 6, hh, "");
     asm.rotlwi(7, e, 26, "");
@@ -460,9 +462,6 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     asm.and(8, 8, 9, "");
     asm.xor(8, 8, b, "Maj(a, b, c)");
     asm.add(7, 7, 8, "T2");
-    asm.branch(0x4800_0001, "bl", "shift", "");
-    asm.branch(bc(BDNZ, 0), "bdnz", "round", "");
-    asm.branch(0x4800_0000, "b", "block", "");
     // shift: h = g, g = f, f = e, e = d + T1 (r6), d = c, c = b, b = a, a = T1 + T2 (r7).
     asm.label("shift");
     asm.mr(hh, g, "");
