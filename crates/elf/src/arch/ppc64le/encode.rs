@@ -186,4 +186,21 @@ mod tests {
         assert_eq!(u32::from_le_bytes(m), 0x388c_0040);
         assert!(encode_message(&mut m, 0x10000, 0x18000).is_err());
     }
+
+    #[test]
+    fn forms_match_the_manual() {
+        // As capstone decodes them.
+        assert_eq!(d_form(14, 4, 12, -64), 0x388c_ffc0); // addi r4, r12, -64
+        assert_eq!(d_form(55, 3, 23, 4), 0xdc77_0004); // stfdu f3, 4(r23)
+        assert_eq!(x_form(31, 5, 5, 6, 266, false), 0x7ca5_3214); // add r5, r5, r6
+        assert_eq!(x_form(31, 31, 3, 31, 40, true), 0x7fe3_f851); // subf. r31, r3, r31
+        assert_eq!(x_form(63, 6, 0, 5, 424, false), 0xfcc0_2b50); // friz f6, f5
+        assert_eq!(a_form(3, 2, 0, 31, 25), 0xfc62_07f2); // fmul f3, f2, f31
+        assert_eq!(rlwinm(7, 6, 15, 0, 31), 0x54c7_783e); // rotlwi r7, r6, 15
+        assert_eq!(rlwinm(6, 6, 22, 10, 31), 0x54c6_b2be); // srwi r6, r6, 10
+        assert_eq!(mtctr(0), 0x7c09_03a6);
+        assert_eq!(bc(16, 0), 0x4200_0000); // bdnz
+        assert_eq!(bc(4, 2), 0x4082_0000); // bne
+        assert_eq!(bclr(12, 0), 0x4d80_0020); // bltlr
+    }
 }

@@ -92,7 +92,8 @@ impl Asm {
         self.code
     }
 
-    fn li(&mut self, t: u32, v: i16, comment: &str) {
+    fn li(&mut self, t: u32, v: u32, comment: &str) {
+        let v = i16::try_from(v).expect("li takes 15 bits");
         self.op(
             d_form(14, t, 0, v.into()),
             with(format!("li r{t}, {v}"), comment),
@@ -173,7 +174,7 @@ impl Asm {
     }
 
     /// ctr = `n` (through r0).
-    fn count(&mut self, n: i16, comment: &str) {
+    fn count(&mut self, n: u32, comment: &str) {
         self.li(0, n, comment);
         self.mtctr(0, "");
     }
@@ -262,7 +263,7 @@ pub fn listing(a: &Addresses) -> Vec<Insn> {
             a.out.wrapping_sub(1),
             "the output, zero-filled, less 1: stbu",
         );
-        asm.count(a.runs as i16, "the template's runs");
+        asm.count(a.runs, "the template's runs");
         asm.label("tmpl");
         asm.mem(LBZU, "lbzu", 6, 1, 4, "zeros to skip");
         asm.add(5, 5, 6, "");
@@ -275,7 +276,7 @@ pub fn listing(a: &Addresses) -> Vec<Insn> {
             "our own bytes, as the loader mapped them",
         );
         asm.addr(5, a.program.wrapping_sub(1), "their place in the layer");
-        asm.li(6, a.program_len as i16, "the program's length");
+        asm.li(6, a.program_len, "the program's length");
         asm.branch(0x4800_0001, "bl", "copy", "");
         digest(asm, a);
         write_exit(asm, a.out, a.out_len);
@@ -318,8 +319,8 @@ fn digest(asm: &mut Asm, a: &Addresses) {
 /// in the first word, the integer part in the next, which the next store covers. The
 /// square roots of all 64 primes go to H (H(0) is the first 8), the cube roots to K; r23
 /// walks K and ends at W - 4, which r22 holds. 2⁶⁴ comes from its high word (0x43f00000)
-/// stored into zero-filled memory, 2³² = √2⁶⁴. The tests check every K word against
-/// [`crate::arch::quine::K`], and H(0) through the digest.
+/// stored into zero-filled memory, 2³² = √2⁶⁴. The SHA-256 tests check K and H(0)
+/// through the digest (every block uses all 64 K words), natively and under qemu.
 fn k_table(asm: &mut Asm, scratch: u32) {
     let (k, w, h) = (scratch + K_AT, scratch + W_AT, scratch + H_AT);
     asm.addr(22, w - 4, "W, less 4: stwu (and K's end)");
@@ -375,10 +376,11 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 /// eight times, a = h + H7 (then H6, …, H0), stored back to H, as the others shift down
 /// one register (`shift`, the rounds' own tail, with T1 = 0): after eight, a..h are in
 /// place again, and hold H. So the first step gives a..h = H(0), and the step after the
-/// last block adds the last one's a..h to H: H is the digest. Then W[0..16] big-endian
-/// (`lwbrx`), W[16..64], and the 64 rounds. Words are the low halves of the registers:
-/// `rotlwi`, `srwi` and `stw` read only those (`lwz` clears the upper ones), and the upper
-/// halves `add` leaves never reach them.
+/// last block adds the last one's a..h to H: H is the digest. Then the 64 rounds, each
+/// called (`round`, which ends in `shift`) right after W[t] is stored: W[0..16] loaded
+/// big-endian (`lwbrx`), W[16..64] scheduled; K[t] lies 256 bytes below W[t]. Words are
+/// the low halves of the registers: `rotlwi`, `srwi` and `stw` read only those (`lwz`
+/// clears the upper ones), and the upper halves `add` leaves never reach them.
 /// Σ1(e) = ROTR6 ⊕ ROTR11 ⊕ ROTR25, Σ0(a) = ROTR2 ⊕ ROTR13 ⊕ ROTR22,
 /// σ0(x) = ROTR7 ⊕ ROTR18 ⊕ SHR3, σ1(x) = ROTR17 ⊕ ROTR19 ⊕ SHR10,
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
@@ -409,7 +411,8 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
         "lwbrx r6, 0, r3 ; big-endian",
     );
     asm.addi(3, 3, 4, "");
-    asm.mem(STWU, "stwu", 6, 4, 22, "W[0..16]");
+    asm.mem(STWU, "stwu", 6, 4, 22, "W[t], t < 16");
+    asm.branch(0x4800_0001, "bl", "round", "");
     asm.branch(bc(BDNZ, 0), "bdnz", "load", "");
     asm.count(48, "");
     asm.label("sched");
@@ -431,13 +434,13 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     asm.mem(LWZ, "lwz", 7, -60, 22, "W[t-16]");
     asm.add(6, 6, 7, "");
     asm.mem(STWU, "stwu", 6, 4, 22, "W[t]");
+    asm.branch(0x4800_0001, "bl", "round", "");
     asm.branch(bc(BDNZ, 0), "bdnz", "sched", "");
-    asm.addi(23, 22, -256, "W, less 4, for the rounds");
-    asm.addi(22, 22, -256, "and for the next block");
-    asm.count(64, "");
+    asm.addi(22, 22, -256, "W, less 4, for the next block");
+    asm.branch(0x4800_0000, "b", "block", "");
+    // round: W[t] in r6 and at r22.
     asm.label("round");
-    asm.mem(LWZU, "lwzu", 6, 4, 23, "W[t]");
-    asm.mem(LWZ, "lwz", 7, -256, 23, "K[t]");
+    asm.mem(LWZ, "lwz", 7, -256, 22, "K[t]");
     asm.add(6, 6, 7, "");
     asm.add(6, 6, hh, "");
     asm.rotlwi(7, e, 26, "");
@@ -460,9 +463,6 @@ fn sha256(asm: &mut Asm, message: u32, end: u32, h: u32) {
     asm.and(8, 8, 9, "");
     asm.xor(8, 8, b, "Maj(a, b, c)");
     asm.add(7, 7, 8, "T2");
-    asm.branch(0x4800_0001, "bl", "shift", "");
-    asm.branch(bc(BDNZ, 0), "bdnz", "round", "");
-    asm.branch(0x4800_0000, "b", "block", "");
     // shift: h = g, g = f, f = e, e = d + T1 (r6), d = c, c = b, b = a, a = T1 + T2 (r7).
     asm.label("shift");
     asm.mr(hh, g, "");
@@ -505,9 +505,9 @@ fn hex(asm: &mut Asm, dst: u32) {
 /// fails). `sc` clobbers r0 and r3..r12: the pointer and the count live in r30, r31.
 fn write_exit(asm: &mut Asm, out: u32, len: u32) {
     asm.addr(30, out, "the output");
-    asm.li(31, len as i16, "its length");
+    asm.li(31, len, "its length");
     asm.label("write");
-    asm.li(0, super::SYS_WRITE as i16, "SYS_write");
+    asm.li(0, super::SYS_WRITE, "SYS_write");
     asm.li(3, 1, "stdout");
     asm.mr(4, 30, "");
     asm.mr(5, 31, "");
@@ -518,6 +518,6 @@ fn write_exit(asm: &mut Asm, out: u32, len: u32) {
     asm.branch(bc(IF_NOT, EQ), "bne", "write", "");
     asm.li(3, 0, "status 0");
     asm.label("exit");
-    asm.li(0, super::SYS_EXIT as i16, "SYS_exit");
+    asm.li(0, super::SYS_EXIT, "SYS_exit");
     asm.sc();
 }
