@@ -85,7 +85,7 @@ impl Asm {
 
     /// `brxle r1, r3, label` (r3 even): r1 += r3, and branch if r1 <= r3 + 1 (32 bits).
     fn brxle(&mut self, r1: u8, r3: u8, label: &'static str, note: &str) {
-        assert!(r3 % 2 == 0);
+        assert!(r3.is_multiple_of(2), "brxle steps by an even register");
         let asm = with_note(format!("brxle %r{r1}, %r{r3}, {label}"), note);
         self.branch(&rsi(0x85, r1, r3, 0), asm, label);
     }
