@@ -254,7 +254,12 @@ fn template(asm: &mut Asm, a: &Addresses) {
     asm.extend([
         set(2, a.base, "our own bytes, as the loader mapped them"),
         set(4, a.program, "their place in the layer"),
-        ri_("lhi", 5, a.program_len as i16, "the program's length"),
+        ri_(
+            "lhi",
+            5,
+            i16::try_from(a.program_len).unwrap(),
+            "the program's length",
+        ),
         rr("lr", 3, 5, ""),
         rr("mvcl", 4, 2, ""),
     ]);
