@@ -22,6 +22,8 @@ const K_AT: u16 = 0;
 const TMP_AT: u16 = 256;
 const H_AT: u16 = 288;
 const W_AT: u16 = 320;
+/// K's last word, `brxle`'s limit (in r1) for the K table and the rounds.
+const K_LAST: u16 = K_AT + 252;
 
 /// A listing under construction: instructions, and branches to labels resolved at the end
 /// (every branch here is relative, with its 16-bit halfword offset at bytes 2..4).
@@ -287,7 +289,7 @@ fn k_table(asm: &mut Asm, scratch: u32) {
     asm.extend([
         set(4, scratch + u32::from(K_AT), "K, then the next word"),
         ri_("lhi", 0, 4, "brxle's step"),
-        rx_("la", 1, 252, 4, "and its last K word"),
+        rx_("la", 1, K_LAST - K_AT, 4, "and its last K word"),
         ri_("lhi", 7, 1, "n = 1"),
         insn(&ri(0xa5d, 2, 1), "llihl %r2, 1".into(), "2^32"),
         fp("cdgbr", 8, 2, "f8 = 2^32"),
@@ -411,11 +413,11 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
             "stm",
             6,
             13,
-            TMP_AT - 252,
+            TMP_AT - K_LAST,
             1,
             "new a, a..g (r1 + 4 = K + 256)",
         ),
-        lm_stm("lm", 7, 14, TMP_AT - 252, 1, "the new a..h"),
+        lm_stm("lm", 7, 14, TMP_AT - K_LAST, 1, "the new a..h"),
     ]);
     asm.brxle(4, 0, "round", "64 rounds");
     // r4 = K + 256: the 32 bytes stm and lm go through, then H.
@@ -463,7 +465,7 @@ fn hex(asm: &mut Asm, dst: u32) {
 }
 
 /// write(1, out, len), again after a short write, then exit(0) (exit(-errno) if write
-/// fails).
+/// fails; exit(0) too if it writes nothing, which a pipe or a file never does).
 fn write_exit(asm: &mut Asm, out: u32, len: u32) {
     asm.extend([set(3, out, "the output"), set(4, len, "its length")]);
     asm.label("write");
