@@ -336,7 +336,7 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from `message` to `end` (whole
 /// 64-byte blocks) into H, with K and H(0) as [`k_table`] leaves them (r4 = K + 256, r0 =
-/// 4, r1 = K + 252); leaves r4 at H.
+/// 4, r1 = K + 252); leaves r4 at K + 256 again.
 ///
 /// The working variables a..h live in r7..r14. A round computes the new a in r6 and adds
 /// T1 to d (r10) in place; `stm %r6, %r13` then `lm %r7, %r14` (through the 32 bytes
@@ -349,13 +349,10 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
 fn sha256(asm: &mut Asm, message: u32, end: u32) {
     let w = |i: u16| W_AT + 4 * i;
-    asm.extend([
-        set(5, message, "the layer, then its padding"),
-        rx_("la", 4, H_AT - TMP_AT, 4, "H, as each block leaves r4"),
-    ]);
+    asm.push(set(5, message, "the layer, then its padding"));
     asm.label("block");
     asm.extend([
-        ri_("ahi", 4, -(H_AT as i16), "K"),
+        ri_("ahi", 4, -(TMP_AT as i16), "K"),
         insn(
             &ss(0xd2, w(0), 64, 4, 0, 5),
             format!("mvc {}(64, %r4), 0(%r5)", w(0)),
@@ -420,15 +417,17 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
         lm_stm("lm", 7, 14, TMP_AT - K_LAST, 1, "the new a..h"),
     ]);
     asm.brxle(4, 0, "round", "64 rounds");
-    // r4 = K + 256: the 32 bytes stm and lm go through, then H.
-    asm.extend([ri_("lhi", 2, 4, ""), rx_("la", 3, 28, 4, "8 words")]);
+    // r4 = K + 256 (the 32 bytes stm and lm go through, then H): back 8 words, and the
+    // same brxle (step 4, up to K + 252) walks them.
+    const BACK: u16 = 32;
+    asm.push(ri_("ahi", 4, -(BACK as i16), "8 words"));
     asm.label("addh");
     asm.extend([
-        rx_("l", 6, 0, 4, "a..h"),
-        rx_("a", 6, H_AT - TMP_AT, 4, ""),
-        rx_("st", 6, H_AT - TMP_AT, 4, "H += a..h"),
+        rx_("l", 6, BACK, 4, "a..h"),
+        rx_("a", 6, BACK + H_AT - TMP_AT, 4, ""),
+        rx_("st", 6, BACK + H_AT - TMP_AT, 4, "H += a..h"),
     ]);
-    asm.brxle(4, 2, "addh", "");
+    asm.brxle(4, 0, "addh", "");
     asm.push(insn(
         &ril(0xc2f, 5, end),
         format!("clfi %r5, {end:#x}"),
@@ -437,7 +436,7 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
     asm.brc(4, "jl", "block", "");
 }
 
-/// The 64 lowercase hex digits of H (at r4) to `dst`: `sldl` shifts each digit out of r1
+/// The 64 lowercase hex digits of H (at r4 + 32) to `dst`: `sldl` shifts each digit out of r1
 /// (the next word of H every 8 digits) into r0 = 3, which makes it an ASCII digit.
 fn hex(asm: &mut Asm, dst: u32) {
     asm.extend([
@@ -451,7 +450,10 @@ fn hex(asm: &mut Asm, dst: u32) {
         "a multiple of 8 left?",
     ));
     asm.brc(7, "jne", "nib", "");
-    asm.extend([rx_("l", 1, 0, 4, "the next word"), rx_("la", 4, 4, 4, "")]);
+    asm.extend([
+        rx_("l", 1, H_AT - TMP_AT, 4, "the next word of H"),
+        rx_("la", 4, 4, 4, ""),
+    ]);
     asm.label("nib");
     asm.extend([
         ri_("lhi", 0, 3, ""),
