@@ -22,6 +22,8 @@ const K_AT: u16 = 0;
 const TMP_AT: u16 = 256;
 const H_AT: u16 = 288;
 const W_AT: u16 = 320;
+/// K's last word, `brxle`'s limit (in r1) for the K table and the rounds.
+const K_LAST: u16 = K_AT + 252;
 
 /// A listing under construction: instructions, and branches to labels resolved at the end
 /// (every branch here is relative, with its 16-bit halfword offset at bytes 2..4).
@@ -85,7 +87,7 @@ impl Asm {
 
     /// `brxle r1, r3, label` (r3 even): r1 += r3, and branch if r1 <= r3 + 1 (32 bits).
     fn brxle(&mut self, r1: u8, r3: u8, label: &'static str, note: &str) {
-        assert!(r3 % 2 == 0);
+        assert!(r3.is_multiple_of(2), "brxle steps by an even register");
         let asm = with_note(format!("brxle %r{r1}, %r{r3}, {label}"), note);
         self.branch(&rsi(0x85, r1, r3, 0), asm, label);
     }
@@ -254,7 +256,12 @@ fn template(asm: &mut Asm, a: &Addresses) {
     asm.extend([
         set(2, a.base, "our own bytes, as the loader mapped them"),
         set(4, a.program, "their place in the layer"),
-        ri_("lhi", 5, a.program_len as i16, "the program's length"),
+        ri_(
+            "lhi",
+            5,
+            i16::try_from(a.program_len).unwrap(),
+            "the program's length",
+        ),
         rr("lr", 3, 5, ""),
         rr("mvcl", 4, 2, ""),
     ]);
@@ -282,7 +289,7 @@ fn k_table(asm: &mut Asm, scratch: u32) {
     asm.extend([
         set(4, scratch + u32::from(K_AT), "K, then the next word"),
         ri_("lhi", 0, 4, "brxle's step"),
-        rx_("la", 1, 252, 4, "and its last K word"),
+        rx_("la", 1, K_LAST - K_AT, 4, "and its last K word"),
         ri_("lhi", 7, 1, "n = 1"),
         insn(&ri(0xa5d, 2, 1), "llihl %r2, 1".into(), "2^32"),
         fp("cdgbr", 8, 2, "f8 = 2^32"),
@@ -329,7 +336,7 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from `message` to `end` (whole
 /// 64-byte blocks) into H, with K and H(0) as [`k_table`] leaves them (r4 = K + 256, r0 =
-/// 4, r1 = K + 252); leaves r4 at H.
+/// 4, r1 = K + 252); leaves r4 at K + 256 again.
 ///
 /// The working variables a..h live in r7..r14. A round computes the new a in r6 and adds
 /// T1 to d (r10) in place; `stm %r6, %r13` then `lm %r7, %r14` (through the 32 bytes
@@ -342,13 +349,10 @@ fn k_table(asm: &mut Asm, scratch: u32) {
 /// Ch(e,f,g) = g ⊕ (e ∧ (f ⊕ g)), Maj(a,b,c) = b ⊕ ((a ⊕ b) ∧ (b ⊕ c)).
 fn sha256(asm: &mut Asm, message: u32, end: u32) {
     let w = |i: u16| W_AT + 4 * i;
-    asm.extend([
-        set(5, message, "the layer, then its padding"),
-        rx_("la", 4, H_AT - TMP_AT, 4, "H, as each block leaves r4"),
-    ]);
+    asm.push(set(5, message, "the layer, then its padding"));
     asm.label("block");
     asm.extend([
-        ri_("ahi", 4, -(H_AT as i16), "K"),
+        ri_("ahi", 4, -(TMP_AT as i16), "K"),
         insn(
             &ss(0xd2, w(0), 64, 4, 0, 5),
             format!("mvc {}(64, %r4), 0(%r5)", w(0)),
@@ -406,22 +410,24 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
             "stm",
             6,
             13,
-            TMP_AT - 252,
+            TMP_AT - K_LAST,
             1,
             "new a, a..g (r1 + 4 = K + 256)",
         ),
-        lm_stm("lm", 7, 14, TMP_AT - 252, 1, "the new a..h"),
+        lm_stm("lm", 7, 14, TMP_AT - K_LAST, 1, "the new a..h"),
     ]);
     asm.brxle(4, 0, "round", "64 rounds");
-    // r4 = K + 256: the 32 bytes stm and lm go through, then H.
-    asm.extend([ri_("lhi", 2, 4, ""), rx_("la", 3, 28, 4, "8 words")]);
+    // r4 = K + 256 (the 32 bytes stm and lm go through, then H): back 8 words, and the
+    // same brxle (step 4, up to K + 252) walks them.
+    const BACK: u16 = 32;
+    asm.push(ri_("ahi", 4, -(BACK as i16), "8 words"));
     asm.label("addh");
     asm.extend([
-        rx_("l", 6, 0, 4, "a..h"),
-        rx_("a", 6, H_AT - TMP_AT, 4, ""),
-        rx_("st", 6, H_AT - TMP_AT, 4, "H += a..h"),
+        rx_("l", 6, BACK, 4, "a..h"),
+        rx_("a", 6, BACK + H_AT - TMP_AT, 4, ""),
+        rx_("st", 6, BACK + H_AT - TMP_AT, 4, "H += a..h"),
     ]);
-    asm.brxle(4, 2, "addh", "");
+    asm.brxle(4, 0, "addh", "");
     asm.push(insn(
         &ril(0xc2f, 5, end),
         format!("clfi %r5, {end:#x}"),
@@ -430,7 +436,7 @@ fn sha256(asm: &mut Asm, message: u32, end: u32) {
     asm.brc(4, "jl", "block", "");
 }
 
-/// The 64 lowercase hex digits of H (at r4) to `dst`: `sldl` shifts each digit out of r1
+/// The 64 lowercase hex digits of H (at r4 + 32) to `dst`: `sldl` shifts each digit out of r1
 /// (the next word of H every 8 digits) into r0 = 3, which makes it an ASCII digit.
 fn hex(asm: &mut Asm, dst: u32) {
     asm.extend([
@@ -444,7 +450,10 @@ fn hex(asm: &mut Asm, dst: u32) {
         "a multiple of 8 left?",
     ));
     asm.brc(7, "jne", "nib", "");
-    asm.extend([rx_("l", 1, 0, 4, "the next word"), rx_("la", 4, 4, 4, "")]);
+    asm.extend([
+        rx_("l", 1, H_AT - TMP_AT, 4, "the next word of H"),
+        rx_("la", 4, 4, 4, ""),
+    ]);
     asm.label("nib");
     asm.extend([
         ri_("lhi", 0, 3, ""),
@@ -458,7 +467,7 @@ fn hex(asm: &mut Asm, dst: u32) {
 }
 
 /// write(1, out, len), again after a short write, then exit(0) (exit(-errno) if write
-/// fails).
+/// fails; exit(0) too if it writes nothing, which a pipe or a file never does).
 fn write_exit(asm: &mut Asm, out: u32, len: u32) {
     asm.extend([set(3, out, "the output"), set(4, len, "its length")]);
     asm.label("write");
