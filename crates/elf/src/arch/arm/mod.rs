@@ -43,6 +43,7 @@ mod encode;
 mod exit;
 mod hello;
 mod pause;
+mod quine;
 mod serve;
 
 use super::{Addressing, Code, Encoder, Fixup, Insn, Isa, Programs, Target};
@@ -94,12 +95,12 @@ impl Programs for ArmV7 {
         serve::serve(serve, addressing)
     }
 
-    fn quine(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        None
+    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::listing(addresses))
     }
 
-    fn sha256_test(&self, _addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        None
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
+        Some(quine::sha256_test(addresses))
     }
 }
 
