@@ -544,7 +544,7 @@ pub fn listing(a: &Addresses) -> Vec<Insn> {
         .i(&ldrb_reg(3, 0, 2), "ldrb r3, [r0, r2]")
         .i(&strb_reg(3, 1, 2), "strb r3, [r1, r2]")
         .b(NE, "self", "");
-    digest(&mut asm, a);
+    digest(&mut asm, a, Some((1, a.program)));
     // 5. write(1, out, out_len), again after a short write, then exit.
     set(&mut asm, 1, a.out, "the output");
     set(&mut asm, 2, a.out_len, "its length");
@@ -579,7 +579,7 @@ fn write_exit(asm: &mut Asm) {
 /// digest of the padded message at `a.layer`, its hex at `a.hex`, written.
 pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
     let mut asm = Asm::default();
-    digest(&mut asm, a);
+    digest(&mut asm, a, None);
     asm.i(
         &subs_imm(1, 64),
         "subs r1, #64 ; the hex, after the hex loop",
@@ -603,10 +603,16 @@ pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
 /// The square roots go up from F: the first 8 are H(0), where [`digest`]'s first `addh`
 /// takes them; the other 56 land in the window's space, not yet used. The tests check K and
 /// H(0) through the digest.
-fn digest(asm: &mut Asm, a: &Addresses) {
+///
+/// `known`: a register and its value, to reach sb from in fewer bytes than `movw`/`movt`.
+fn digest(asm: &mut Asm, a: &Addresses, known: Option<(u16, u32)>) {
     let z = a.scratch;
     let kw_end = z + 512;
-    set(asm, 9, kw_end, "sb: the end of K (64 pairs of W and K)");
+    let what = "sb: the end of K (64 pairs of W and K)";
+    match known {
+        Some((r, v)) => set_from(asm, 9, r, v, kw_end, what),
+        None => set(asm, 9, kw_end, what),
+    }
     set_from(asm, 5, 9, kw_end, z, "K goes to KW's odd words");
     set_from(
         asm,
@@ -752,12 +758,13 @@ fn digest(asm: &mut Asm, a: &Addresses) {
         .b(NE, "block", "past the last block?");
     // 4. The digest's hex, H0 first, each word's nibbles from the top.
     asm.i(&add_rd_sp(0, 32), "add r0, sp, #32 ; H");
-    set(asm, 1, a.hex, "the hex's place");
-    asm.i(&movs_imm(5, 8), "movs r5, #8")
-        .label("hexw")
-        .ldm(0, 1 << 2, "")
-        .i(&movs_imm(3, 8), "movs r3, #8")
+    set_from(asm, 1, 9, kw_end, a.hex, "the hex's place");
+    asm.i(&movs_imm(3, 64), "movs r3, #64 ; nibbles")
         .label("nib")
+        .i(&lsls_imm(4, 3, 29), "lsls r4, r3, #29")
+        .b(NE, "same", "not a multiple of 8: the same word")
+        .ldm(0, 1 << 2, "the next word")
+        .label("same")
         .i(&lsrs_imm(4, 2, 28), "lsrs r4, r2, #28")
         .i(&lsls_imm(2, 2, 4), "lsls r2, r2, #4")
         .i(&cmp_imm(4, 10), "cmp r4, #10")
@@ -768,9 +775,7 @@ fn digest(asm: &mut Asm, a: &Addresses) {
         .i(&strb_imm(4, 1, 0), "strb r4, [r1]")
         .i(&adds_imm(1, 1), "adds r1, #1")
         .i(&subs_imm(3, 1), "subs r3, #1")
-        .b(NE, "nib", "")
-        .i(&subs_imm(5, 1), "subs r5, #1")
-        .b(NE, "hexw", "");
+        .b(NE, "nib", "");
 }
 
 #[cfg(test)]
