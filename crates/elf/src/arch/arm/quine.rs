@@ -1,10 +1,14 @@
 //! The quine on 32-bit ARM ([`crate::quine`], [`crate::arch::quine`]), in Thumb-2 (ARMv7-A,
-//! the `linux/arm/v7` baseline: Thumb-2 and VFPv3-D16, the armhf ABI), and SHA-256 (FIPS
-//! 180-4) as its own listing.
+//! the `linux/arm/v7` baseline), and SHA-256 (FIPS 180-4) as its own listing.
 //!
 //! Unlike smidge's other ARM programs (Thumb-1 only, for ARMv6 too), these use Thumb-2's
 //! 32-bit encodings where they pay: `eor.w`/`add.w` with a rotated operand (a rotation and
-//! an operation in one instruction), `movw`/`movt`, `addw`, and VFP for K and H(0).
+//! an operation in one instruction), `movw`/`movt`, `addw`/`subw`, and VFP double
+//! precision for K and H(0). Linux starts the program in Thumb state ([`super`]); nothing
+//! here relies on the registers' initial values.
+//!
+//! capstone reads the `.f64` instructions only with `CS_MODE_V8` (without it, it takes the
+//! FPU for a single-precision one: `ARM_FeatureVFPOnlySP`); the unit test here uses it.
 //!
 //! The scratch memory (`Addresses::scratch`, zero-filled), from its start Z:
 //! - `Z .. Z+640`: KW, pairs (W[i], K[i]); the rounds' message schedule also writes W[64..80]
@@ -16,7 +20,7 @@
 //! The listing's own labels are resolved here ([`Asm`]): every branch is a 16-bit `b` or
 //! `b<cond>` and every other instruction has a fixed length, so one pass lays them out.
 
-use crate::arch::quine::{Addresses, H0, K};
+use crate::arch::quine::Addresses;
 use crate::arch::Insn;
 
 /// KW: 80 pairs (W, K).
@@ -116,25 +120,25 @@ const fn strb_reg(rt: u16, rn: u16, rm: u16) -> [u8; 2] {
 }
 /// `ldr rt, [sp, #imm8*4]` / `str` (T2).
 const fn ldr_sp(rt: u16, imm: u16) -> [u8; 2] {
-    t16(0x9800 | rt << 8 | imm / 4)
+    t16(0x9800 | rt << 8 | (imm / 4))
 }
 const fn str_sp(rt: u16, imm: u16) -> [u8; 2] {
-    t16(0x9000 | rt << 8 | imm / 4)
+    t16(0x9000 | rt << 8 | (imm / 4))
 }
 /// `add rd, sp, #imm8*4` (T1).
 const fn add_rd_sp(rd: u16, imm: u16) -> [u8; 2] {
-    t16(0xa800 | rd << 8 | imm / 4)
+    t16(0xa800 | rd << 8 | (imm / 4))
 }
 /// `add sp, #imm7*4` / `sub sp, #imm7*4` (T2 / T1).
 const fn add_sp(imm: u16) -> [u8; 2] {
-    t16(0xb000 | imm / 4)
+    t16(0xb000 | (imm / 4))
 }
 const fn sub_sp(imm: u16) -> [u8; 2] {
-    t16(0xb080 | imm / 4)
+    t16(0xb080 | (imm / 4))
 }
 /// `adr rd, #imm8*4` (T1): rd = Align(pc + 4, 4) + imm.
 const fn adr(rd: u16, imm: u16) -> [u8; 2] {
-    t16(0xa000 | rd << 8 | imm / 4)
+    t16(0xa000 | rd << 8 | (imm / 4))
 }
 /// `pop {list}` / `ldm rn!, {list}` / `stm rn!, {list}` (T1, low registers as a bit mask).
 const fn pop(list: u16) -> [u8; 2] {
@@ -215,6 +219,49 @@ const fn movt(rd: u16, imm: u16) -> [u8; 4] {
     imm12(0xf2c0 | imm >> 12, rd << 8, imm & 0xfff)
 }
 
+// VFP (VFPv3, double precision: d0..d15; single registers s0..s31 overlap them).
+
+/// `vmov sn, rt` (core to single).
+const fn vmov_s_r(sn: u16, rt: u16) -> [u8; 4] {
+    t32(0xee00 | sn >> 1, rt << 12 | 0x0a10 | (sn & 1) << 7)
+}
+/// `vmov rt, sn` (single to core).
+const fn vmov_r_s(rt: u16, sn: u16) -> [u8; 4] {
+    t32(0xee10 | sn >> 1, rt << 12 | 0x0a10 | (sn & 1) << 7)
+}
+/// `vcvt.f64.u32 dd, sm` (`signed`: `vcvt.f64.s32`).
+const fn vcvt_f64_int(dd: u16, sm: u16, signed: bool) -> [u8; 4] {
+    t32(
+        0xeeb8,
+        dd << 12 | 0x0b40 | (signed as u16) << 7 | (sm & 1) << 5 | sm >> 1,
+    )
+}
+/// `vcvt.s32.f64 sd, dm`, rounding towards zero.
+const fn vcvt_s32_f64(sd: u16, dm: u16) -> [u8; 4] {
+    t32(0xeebd | (sd & 1) << 6, (sd >> 1) << 12 | 0x0bc0 | dm)
+}
+/// `vcvt.u32.f64 dd, dd, #32`: to unsigned fixed point with 32 fraction bits, rounding
+/// towards zero (the result in dd's low single register).
+const fn vcvt_u32_f64_fix32(dd: u16) -> [u8; 4] {
+    t32(0xeebf, dd << 12 | 0x0bc0)
+}
+/// `vmov.f64 dd, dm`.
+const fn vmov_f64(dd: u16, dm: u16) -> [u8; 4] {
+    t32(0xeeb0, dd << 12 | 0x0b40 | dm)
+}
+/// `vmul.f64 dd, dn, dm`.
+const fn vmul_f64(dd: u16, dn: u16, dm: u16) -> [u8; 4] {
+    t32(0xee20 | dn, dd << 12 | 0x0b00 | dm)
+}
+/// `vsub.f64 dd, dn, dm`.
+const fn vsub_f64(dd: u16, dn: u16, dm: u16) -> [u8; 4] {
+    t32(0xee30 | dn, dd << 12 | 0x0b40 | dm)
+}
+/// `vsqrt.f64 dd, dm`.
+const fn vsqrt_f64(dd: u16, dm: u16) -> [u8; 4] {
+    t32(0xeeb1, dd << 12 | 0x0bc0 | dm)
+}
+
 /// A register list's text, `{r0, r1}`.
 fn list(mask: u16) -> String {
     let regs: Vec<String> = (0..8)
@@ -242,6 +289,7 @@ fn reg(r: u16) -> String {
 const NE: u16 = 1;
 const HS: u16 = 2;
 const LO: u16 = 3;
+const HI: u16 = 8;
 const LE: u16 = 13;
 const ALWAYS: u16 = 14;
 
@@ -306,7 +354,7 @@ impl Asm {
 
     /// `mov r8, r8` (a nop) if the code so far does not end at a word boundary.
     fn align(&mut self) -> &mut Self {
-        if self.len() % 4 != 0 {
+        if !self.len().is_multiple_of(4) {
             self.i(&mov_reg(8, 8), "mov r8, r8 ; to a word boundary");
         }
         self
@@ -496,12 +544,12 @@ pub fn listing(a: &Addresses) -> Vec<Insn> {
         .i(&ldrb_reg(3, 0, 2), "ldrb r3, [r0, r2]")
         .i(&strb_reg(3, 1, 2), "strb r3, [r1, r2]")
         .b(NE, "self", "");
-    digest(&mut asm, a);
+    digest(&mut asm, a, Some((1, a.program)));
     // 5. write(1, out, out_len), again after a short write, then exit.
     set(&mut asm, 1, a.out, "the output");
     set(&mut asm, 2, a.out_len, "its length");
     write_exit(&mut asm);
-    table(&mut asm);
+    asm.align();
     asm.label("template");
     asm.finish()
 }
@@ -531,43 +579,40 @@ fn write_exit(asm: &mut Asm) {
 /// digest of the padded message at `a.layer`, its hex at `a.hex`, written.
 pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
     let mut asm = Asm::default();
-    digest(&mut asm, a);
+    digest(&mut asm, a, None);
     asm.i(
         &subs_imm(1, 64),
         "subs r1, #64 ; the hex, after the hex loop",
     )
     .i(&movs_imm(2, 64), "movs r2, #64");
     write_exit(&mut asm);
-    table(&mut asm);
+    asm.align();
     asm.finish()
 }
 
-/// H(0) and K, carried: 72 words after the code, at a word boundary (which also puts the
-/// data after them, the template or the test's message, at one).
-fn table(asm: &mut Asm) {
-    asm.align().label("table");
-    for (i, h) in H0.iter().enumerate() {
-        asm.i(&h.to_le_bytes(), format!(".word {h:#010x} ; H0[{i}]"));
-    }
-    for (i, k) in K.iter().enumerate() {
-        asm.i(&k.to_le_bytes(), format!(".word {k:#010x} ; K[{i}]"));
-    }
-}
-
-/// 3. K and H(0); SHA-256 of the padded message from `a.layer` to `a.sha_end`; 4. its hex
-/// to `a.hex` (r1 ends at `a.hex` + 64).
+/// Steps 3 and 4: K and H(0) from the table into place, SHA-256 of the padded message from
+/// `a.layer` to `a.sha_end`, and its hex to `a.hex` (r1 ends at `a.hex` + 64).
 ///
 /// K and H(0) are computed, not carried: primes by trial division (repeated subtraction:
-/// ARMv7-A need not have `udiv`), and for each prime p, on the VFP, x ← √√(x·p) from x = p,
-/// 32 times: the first step gives √p exactly (√(p²) = p), the fixed point is ∛p (x⁴ = x·p),
-/// and each step divides the error by 4, so 32 steps leave double precision's last bits
-/// (20 are enough: checked for all 64 primes). The fraction's first 32 bits: x minus its
-/// integer part (`vcvt` to an integer and back), then `vcvt` to fixed point with 32
-/// fraction bits. The tests check K and H(0) through the digest.
-fn digest(asm: &mut Asm, a: &Addresses) {
+/// ARMv7-A need not have `udiv`), and for each prime p, on the VFP (VFPv3-D16, which the
+/// armhf ABI of linux/arm/v7 assumes), x ← √√(x·p) from x = p, 32 times: the first step
+/// gives √p exactly (√(p²) = p), the fixed point is ∛p (x⁴ = x·p), and each step divides
+/// the error by 4, so 32 steps reach double precision's last bits (20 are enough, checked
+/// for all 64 primes). The fraction's first 32 bits: x minus its integer part (`vcvt` to an
+/// integer and back), then `vcvt` to fixed point with 32 fraction bits (both truncate).
+/// The square roots go up from F: the first 8 are H(0), where [`digest`]'s first `addh`
+/// takes them; the other 56 land in the window's space, not yet used. The tests check K and
+/// H(0) through the digest.
+///
+/// `known`: a register and its value, to reach sb from in fewer bytes than `movw`/`movt`.
+fn digest(asm: &mut Asm, a: &Addresses, known: Option<(u16, u32)>) {
     let z = a.scratch;
     let kw_end = z + 512;
-    set(asm, 9, kw_end, "sb: the end of K (64 pairs of W and K)");
+    let what = "sb: the end of K (64 pairs of W and K)";
+    match known {
+        Some((r, v)) => set_from(asm, 9, r, v, kw_end, what),
+        None => set(asm, 9, kw_end, what),
+    }
     set_from(asm, 5, 9, kw_end, z, "K goes to KW's odd words");
     set_from(
         asm,
@@ -581,20 +626,51 @@ fn digest(asm: &mut Asm, a: &Addresses) {
         &mov_reg(13, 6),
         "mov sp, r6 ; the window's end, H(0) there for the first add",
     )
-    .adr(0, "table", "H(0), then K")
-    .ldm(0, 0x1e, "")
-    .stm(6, 0x1e, "")
-    .ldm(0, 0x1e, "")
-    .stm(6, 0x1e, "")
-    .label("kcopy")
-    .ldm(0, 1 << 1, "")
+    .i(&movs_imm(4, 1), "movs r4, #1 ; n")
+    .label("next")
+    .i(&adds_imm(4, 1), "adds r4, #1 ; the next n")
+    .i(&mov_reg(1, 4), "mov r1, r4")
+    .label("trial")
+    .i(&subs_imm(1, 1), "subs r1, #1 ; divisors n-1 down to 1")
+    .i(&mov_reg(2, 4), "mov r2, r4")
+    .label("rem")
+    .i(&subs_reg(2, 2, 1), "subs r2, r2, r1")
+    .b(HI, "rem", "left more than 0: subtract again")
+    .b(NE, "trial", "a borrow: not a divisor")
     .i(
-        &str_imm(1, 5, 4),
-        "str r1, [r5, #4] ; K[i] into the pair's odd word",
+        &cmp_imm(1, 1),
+        "cmp r1, #1 ; a divisor: 1 means n is a prime",
     )
+    .b(NE, "next", "")
+    .i(&vmov_s_r(0, 4), "vmov s0, r4")
+    .i(&vcvt_f64_int(1, 0, false), "vcvt.f64.u32 d1, s0 ; p")
+    .i(&vmov_f64(2, 1), "vmov.f64 d2, d1 ; x = p")
+    .i(&movs_imm(3, 32), "movs r3, #32")
+    .label("root")
+    .i(&vmul_f64(2, 2, 1), "vmul.f64 d2, d2, d1")
+    .i(&vsqrt_f64(2, 2), "vsqrt.f64 d2, d2")
+    .i(&vsqrt_f64(2, 2), "vsqrt.f64 d2, d2 ; x = (x p)^(1/4)")
+    .i(
+        &vcvt_s32_f64(6, 2),
+        "vcvt.s32.f64 s6, d2 ; its integer part",
+    )
+    .i(&vcvt_f64_int(3, 6, true), "vcvt.f64.s32 d3, s6")
+    .i(&vsub_f64(3, 2, 3), "vsub.f64 d3, d2, d3 ; its fraction")
+    .i(
+        &vcvt_u32_f64_fix32(3),
+        "vcvt.u32.f64 d3, d3, #32 ; times 2^32",
+    )
+    .i(&vmov_r_s(0, 6), "vmov r0, s6")
+    .i(&cmp_imm(3, 32), "cmp r3, #32")
+    .b(NE, "root_next", "")
+    .stm(6, 1, "the first step: the square root")
+    .label("root_next")
+    .i(&subs_imm(3, 1), "subs r3, #1")
+    .b(NE, "root", "")
+    .i(&str_imm(0, 5, 4), "str r0, [r5, #4] ; the cube root: K")
     .i(&adds_imm(5, 8), "adds r5, #8")
     .i(&cmp_reg(5, 9), "cmp r5, sb")
-    .b(NE, "kcopy", "");
+    .b(NE, "next", "64 primes?");
     set_from(asm, 8, 9, kw_end, a.layer, "r8: the message");
     set_from(asm, 10, 9, kw_end, a.sha_end, "sl: its end");
     asm.b(ALWAYS, "addh", "H = H(0) + 0, into H and the window");
@@ -682,12 +758,13 @@ fn digest(asm: &mut Asm, a: &Addresses) {
         .b(NE, "block", "past the last block?");
     // 4. The digest's hex, H0 first, each word's nibbles from the top.
     asm.i(&add_rd_sp(0, 32), "add r0, sp, #32 ; H");
-    set(asm, 1, a.hex, "the hex's place");
-    asm.i(&movs_imm(5, 8), "movs r5, #8")
-        .label("hexw")
-        .ldm(0, 1 << 2, "")
-        .i(&movs_imm(3, 8), "movs r3, #8")
+    set_from(asm, 1, 9, kw_end, a.hex, "the hex's place");
+    asm.i(&movs_imm(3, 64), "movs r3, #64 ; nibbles")
         .label("nib")
+        .i(&lsls_imm(4, 3, 29), "lsls r4, r3, #29")
+        .b(NE, "same", "not a multiple of 8: the same word")
+        .ldm(0, 1 << 2, "the next word")
+        .label("same")
         .i(&lsrs_imm(4, 2, 28), "lsrs r4, r2, #28")
         .i(&lsls_imm(2, 2, 4), "lsls r2, r2, #4")
         .i(&cmp_imm(4, 10), "cmp r4, #10")
@@ -698,22 +775,26 @@ fn digest(asm: &mut Asm, a: &Addresses) {
         .i(&strb_imm(4, 1, 0), "strb r4, [r1]")
         .i(&adds_imm(1, 1), "adds r1, #1")
         .i(&subs_imm(3, 1), "subs r3, #1")
-        .b(NE, "nib", "")
-        .i(&subs_imm(5, 1), "subs r5, #1")
-        .b(NE, "hexw", "");
+        .b(NE, "nib", "");
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::encode::tests::{read, thumb};
+    use super::super::encode::tests::read;
     use super::*;
+    use capstone::prelude::*;
 
     /// Every instruction of both listings decodes (capstone, Thumb) as listed: branches
     /// and `adr` by mnemonic (their operands are labels, or offsets capstone prints as
     /// addresses), the table not at all.
     #[test]
     fn listings_decode_as_listed() {
-        let cs = thumb();
+        let cs = Capstone::new()
+            .arm()
+            .mode(capstone::arch::arm::ArchMode::Thumb)
+            .extra_mode([capstone::arch::arm::ArchExtraMode::V8].into_iter())
+            .build()
+            .unwrap();
         let a = Addresses {
             template: 0x10200,
             runs: 40,
