@@ -30,8 +30,9 @@ const W_LEN: u32 = 80 * 4;
 const VARS: u32 = W_LEN + 64 * 4;
 /// K, after the working variables' first place.
 const K_AT: u32 = VARS + 8 * 4;
-/// The square roots of the 64 primes, 256 bytes below K (H(0) is the first 8).
-const ROOTS: u32 = K_AT - 64 * 4;
+/// The square roots of the 64 primes (H(0) is the first 8), in W: they end where the
+/// rounds leave the working variables, [`W_LEN`].
+const ROOTS: u32 = W_LEN - 64 * 4;
 /// The scratch memory this listing uses.
 const USED: u32 = K_AT + 64 * 4;
 const _: () = assert!(USED <= SCRATCH_LEN);
@@ -50,7 +51,6 @@ const X9: u32 = 9;
 const X10: u32 = 10;
 const X11: u32 = 11;
 const X12: u32 = 12;
-const X13: u32 = 13;
 const X14: u32 = 14;
 const X16: u32 = 16;
 const X17: u32 = 17;
@@ -147,7 +147,7 @@ impl Asm {
 /// layer, its hex into the config, then write and exit.
 pub fn listing(a: &Addresses) -> Vec<Insn> {
     assert!(
-        a.base % 0x1_0000 == 0 && a.program_len < 0x1_0000,
+        a.base.is_multiple_of(0x1_0000) && a.program_len < 0x1_0000,
         "the copy loop stops at the 64 KiB boundary of base"
     );
     let mut s = Asm::default();
@@ -205,7 +205,7 @@ pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
 
 /// K and H(0), the digest of the padded message at `a.layer`, and its hex at `a.hex`.
 fn digest(a: &Addresses) -> Asm {
-    let mut s = k_table(a.scratch + K_AT);
+    let mut s = k_table(a.scratch);
     s.extend(sha256(a));
     s.extend(hex(a.hex));
     s
@@ -221,10 +221,10 @@ fn digest(a: &Addresses) -> Asm {
 /// 0). `fcvtzu` to 32 fraction bits truncates x·2^32, whose low word is the fraction.
 /// The tests check all 64 words of K against [`crate::arch::quine::K`] and H(0) through
 /// the digest. Ends with H(0) in v0 and v1.
-fn k_table(k: u32) -> Asm {
+fn k_table(w: u32) -> Asm {
     let mut s = Asm::default();
     s.op(movz_w(X10, 1), "mov w10, #1 ; n");
-    s.adr(X13, k, "K");
+    s.adr(X9, w + ROOTS, "the square roots, then K 544 bytes above");
     s.label("prime");
     s.op(
         addsub_imm(ADD_W_IMM, X10, X10, 1, false),
@@ -253,10 +253,9 @@ fn k_table(k: u32) -> Asm {
         fcvtzu_x_d_fixed(X12, 1, 32),
         "fcvtzu x12, d1, #32 ; √n · 2^32",
     );
-    let below = K_AT - ROOTS;
     s.op(
-        ls9(STR_W, X12, X13, -(below as i32), UNSCALED),
-        format!("stur w12, [x13, #-{below}] ; the root's fraction"),
+        ls9(STR_W, X12, X9, 4, POST),
+        "str w12, [x9], #4 ; the root's fraction",
     );
     s.label("cbrt");
     s.op(fmul_d(2, 0, 1), "fmul d2, d0, d1 ; n·x");
@@ -271,16 +270,19 @@ fn k_table(k: u32) -> Asm {
         fcvtzu_x_d_fixed(X12, 1, 32),
         "fcvtzu x12, d1, #32 ; ∛n · 2^32",
     );
-    s.op(ls9(STR_W, X12, X13, 4, POST), "str w12, [x13], #4 ; K");
+    let k_off = K_AT - ROOTS - 4;
+    s.op(
+        ldr_str_w_uimm(STR_W_UIMM, X12, X9, k_off),
+        format!("str w12, [x9, #{k_off}] ; K"),
+    );
     s.op(
         addsub_imm(SUBS_W_IMM, 31, X10, 311, false),
         "cmp w10, #311 ; the 64th prime",
     );
     s.branch(b_cond(NE), "prime", "b.ne prime");
-    let back = K_AT + 64 * 4 - ROOTS;
     s.op(
-        pair(LDP_Q, 0, 1, X13, -(back as i32)),
-        format!("ldp q0, q1, [x13, #-{back}] ; H(0)"),
+        pair(LDP_Q, 0, 1, X9, -256),
+        "ldp q0, q1, [x9, #-256] ; H(0); x9 is where a block's rounds end",
     );
     s
 }
@@ -299,6 +301,10 @@ fn k_table(k: u32) -> Asm {
 /// Maj(a,b,c) = ((a ⊕ b) ∧ (b ⊕ c)) ⊕ b.
 fn sha256(a: &Addresses) -> Asm {
     let w = a.scratch;
+    assert!(
+        w.is_multiple_of(64),
+        "the scratch memory is 64-byte aligned"
+    );
     let mut s = Asm::default();
     s.adr(X11, a.layer, "the layer tar, then its padding");
     s.adr(X10, w, "W");
@@ -310,22 +316,19 @@ fn sha256(a: &Addresses) -> Asm {
         X12
     };
     s.label("block");
+    s.label("load");
+    s.op(ls9(LDR_W, X16, X11, 4, POST), "ldr w16, [x11], #4");
+    s.op(rev_w(X16, X16), "rev w16, w16 ; big-endian");
     s.op(
-        ld1_4x16b_post(16, X11),
-        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [x11], #64 ; the block",
+        ls9(STR_W, X16, X10, 4, POST),
+        "str w16, [x10], #4 ; W[0..16]",
     );
-    for v in 16..20 {
-        s.op(rev32_16b(v, v), format!("rev32 v{v}.16b, v{v}.16b"));
-    }
+    s.op(tst_x_low(X10, 6), "tst x10, #0x3f ; W is 64-byte aligned");
+    s.branch(b_cond(NE), "load", "b.ne load");
     s.op(
-        st1_4x16b_post(16, X10),
-        "st1 {v16.16b, v17.16b, v18.16b, v19.16b}, [x10], #64 ; W[0..16], big-endian",
+        pair_pre(STP_Q, 0, 1, X9, 256),
+        "stp q0, q1, [x9, #256]! ; a..h = H, from W + 576",
     );
-    s.op(
-        addsub_imm(ADD_X_IMM, X9, X10, VARS - 64, false),
-        format!("add x9, x10, #{} ; the working variables", VARS - 64),
-    );
-    s.op(pair(STP_Q, 0, 1, X9, 0), "stp q0, q1, [x9] ; a..h = H");
     s.label("round");
     // W[t+16] = σ1(W[t+14]) + W[t+9] + σ0(W[t+1]) + W[t], x10 at W[t+16].
     s.op(
@@ -368,7 +371,7 @@ fn sha256(a: &Addresses) -> Asm {
     // x10 is now W + 68 + 4t: K[t] at K + 4t is a fixed distance above.
     let k_off = K_AT - 64 - 4;
     s.op(
-        ldr_w_uimm(X17, X10, k_off),
+        ldr_str_w_uimm(LDR_W_UIMM, X17, X10, k_off),
         format!("ldr w17, [x10, #{k_off}] ; K[t]"),
     );
     s.op(
