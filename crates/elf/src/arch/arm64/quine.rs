@@ -9,15 +9,21 @@
 //! The scratch memory, from `scratch` (W is 80 words: round t computes W[t+16]):
 //!
 //! ```text
-//!     0  W[0..80]
+//!     0  W[0..80]; the square roots of the 64 primes go to 64..320 first
 //!   320  the working variables: eight words that slide down one word a round, from
-//!        576 (block start) to 320 (block end); the square roots land at 352..608 first
+//!        576 (block start) to 320 (block end)
 //!   608  K[0..64]
 //!   864  (end)
 //! ```
 //!
 //! H lives in v0 and v1 (four words each, H0 first); the working variables start as a
-//! copy of it at 576 with `stp q0, q1`, and are added back with two vector adds.
+//! copy of it at 576 with `stp q0, q1`, and are added back with two vector adds. x9
+//! points at the working variables' last place (320) before every block: K's pointer
+//! ends there, and so do the rounds.
+//!
+//! Registers: Linux (and qemu-user) start the program with x0..x30 zero ([`super`]); the
+//! listing relies on it for w14 alone (the cube root's step counter, which wraps back to
+//! 0 each time). The SHA-256 part never touches the stack.
 
 use super::encode::*;
 use crate::arch::quine::{Addresses, SCRATCH_LEN};
@@ -212,10 +218,10 @@ fn digest(a: &Addresses) -> Asm {
 }
 
 /// K (FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of
-/// the first 64 primes) into `k`, and the same of the square roots (§5.3.3: the first 8
-/// are H(0)) 256 bytes below, computed rather than carried: 23 instructions instead of
-/// 288 bytes of tables. Primes by trial division (n-1 down to the first divisor: a prime
-/// if that is 1), up to 311, the 64th. √n by `fsqrt`; ∛n as the fixed point of
+/// the first 64 primes) to W + [`K_AT`], and the same of the square roots (§5.3.3: the
+/// first 8 are H(0)) to W + [`ROOTS`], computed rather than carried: 23 instructions
+/// instead of 288 bytes of tables. Primes by trial division (n-1 down to the first
+/// divisor: a prime if that is 1), up to 311, the 64th. √n by `fsqrt`; ∛n as the fixed point of
 /// x ↦ √√(n·x), from x = √n: each step quarters the error, and the iteration, monotone in
 /// floating point, settles within 30 steps (512 are run: w14 += 2^23 until it wraps to
 /// 0). `fcvtzu` to 32 fraction bits truncates x·2^32, whose low word is the fraction.
@@ -230,23 +236,26 @@ fn k_table(w: u32) -> Asm {
         addsub_imm(ADD_W_IMM, X10, X10, 1, false),
         "add w10, w10, #1 ; the next n",
     );
-    s.op(shifted(ORR_W, X11, 31, X10, LSL, 0), "mov w11, w10");
-    s.label("trial");
     s.op(
-        addsub_imm(SUB_W_IMM, X11, X11, 1, false),
-        "sub w11, w11, #1 ; divisors n-1 down",
+        addsub_imm(SUB_W_IMM, X11, X10, 1, false),
+        "sub w11, w10, #1 ; d = n-1, down",
     );
+    s.label("trial");
     s.op(udiv_w(X12, X10, X11), "udiv w12, w10, w11");
     s.op(
         msub_w(X12, X12, X11, X10),
         "msub w12, w12, w11, w10 ; n mod d",
     );
-    s.branch(cbnz_w(X12), "trial", "cbnz w12, trial");
     s.op(
-        addsub_imm(SUBS_W_IMM, 31, X11, 1, false),
-        "cmp w11, #1 ; d = 1: a prime",
+        addsub_imm(SUB_W_IMM, X11, X11, 1, false),
+        "sub w11, w11, #1",
     );
-    s.branch(b_cond(NE), "prime", "b.ne prime");
+    s.branch(cbnz_w(X12), "trial", "cbnz w12, trial");
+    s.branch(
+        cbnz_w(X11),
+        "prime",
+        "cbnz w11, prime ; the divisor was not 1",
+    );
     s.op(ucvtf_d_w(0, X10), "ucvtf d0, w10");
     s.op(fsqrt_d(1, 0), "fsqrt d1, d0");
     s.op(
@@ -290,12 +299,13 @@ fn k_table(w: u32) -> Asm {
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from `a.layer` to `a.sha_end`
 /// (whole 64-byte blocks), H in v0 and v1 (H(0) on entry), K at `a.scratch` + [`K_AT`].
 ///
-/// A block: its 16 words byte-reversed into W[0..16] by four vector registers; then 64
-/// rounds, each computing W[t+16] first (x10 points at it; W[79] is the last, unused) and
-/// reading K[t] at a fixed distance from x10. The working variables are a window of
-/// eight words at x9 (a first) that slides down one word a round: a round stores the new
-/// `e` over `d` and the new `a` below `a`, the rest move by the window's slide. 64 rounds
-/// bring x9 (down 4 a round from x10 + 512) and x10 (up 4 a round) together.
+/// A block: its 16 words byte-reversed into W[0..16] (until x10 is 64-byte aligned again:
+/// W is); then 64 rounds, each computing W[t+16] first (x10 points at it; W[64..80] are
+/// computed and never read) and reading K[t] at a fixed distance from x10. The working
+/// variables are a window of eight words at x9 (a first) that slides down one word a
+/// round: a round stores the new `e` over `d` and the new `a` below `a`; the others are
+/// where the slide puts them. 64 rounds bring x9 (down 4 a round from W + 576) and x10
+/// (up 4 a round from W + 64) together at W + 320, so no round counter.
 /// Σ1(e) = ROTR6 ⊕ ROTR11 ⊕ ROTR25, Σ0(a) = ROTR2 ⊕ ROTR13 ⊕ ROTR22, σ0(x) = ROTR7 ⊕
 /// ROTR18 ⊕ SHR3, σ1(x) = ROTR17 ⊕ ROTR19 ⊕ SHR10, Ch(e,f,g) = (e ∧ f) ∨ (¬e ∧ g),
 /// Maj(a,b,c) = ((a ⊕ b) ∧ (b ⊕ c)) ⊕ b.
