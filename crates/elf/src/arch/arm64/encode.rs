@@ -85,10 +85,11 @@ pub(super) const fn rev_w(rd: u32, rn: u32) -> u32 {
     0x5ac0_0800 | rn << 5 | rd
 }
 
-/// Load and store pair, signed offset: `opc 101 0 010 L imm7 Rt2 Rn Rt`, imm7 counting
-/// the register's size (4 bytes for w, 16 for q).
+/// Load and store pair, signed offset: `opc 101 V 010 L imm7 Rt2 Rn Rt`, imm7 counting
+/// the register's size (opc 00: w, 10: x; with V, 00: s, 01: d, 10: q).
 pub(super) const fn pair(op: u32, rt: u32, rt2: u32, rn: u32, offset: i32) -> u32 {
-    let scale = if op & 0x8000_0000 != 0 { 16 } else { 4 };
+    let (opc, simd) = (op >> 30, op & 0x0400_0000 != 0);
+    let scale = if simd { 4 << opc } else { 4 << (opc >> 1) };
     op | ((offset / scale) as u32 & 0x7f) << 15 | rt2 << 10 | rn << 5 | rt
 }
 /// The same, pre-indexed (`[xn, #offset]!`): bit 23 set (writeback).
@@ -96,6 +97,7 @@ pub(super) const fn pair_pre(op: u32, rt: u32, rt2: u32, rn: u32, offset: i32) -
     pair(op, rt, rt2, rn, offset) | 0x0080_0000
 }
 pub(super) const LDP_W: u32 = 0x2940_0000;
+pub(super) const LDP_X: u32 = 0xa940_0000;
 pub(super) const LDP_Q: u32 = 0xad40_0000;
 pub(super) const STP_Q: u32 = 0xad00_0000;
 
@@ -125,6 +127,8 @@ pub(super) const ORR_W: u32 = 0x2a00_0000;
 pub(super) const EOR_W: u32 = 0x4a00_0000;
 pub(super) const ADD_W: u32 = 0x0b00_0000;
 pub(super) const ADD_X: u32 = 0x8b00_0000;
+pub(super) const AND_X: u32 = 0x8a00_0000;
+pub(super) const EOR_X: u32 = 0xca00_0000;
 pub(super) const SUBS_X: u32 = 0xeb00_0000;
 
 /// `ror wd, wn, #amount`, which is `extr wd, wn, wn, #amount`: 0 00 100111 0 0 Rm imms Rn Rd.

@@ -388,11 +388,17 @@ fn sha256(a: &Addresses) -> Asm {
         shifted(ADD_W, X16, X16, X17, LSL, 0),
         "add w16, w16, w17 ; W[t] + K[t]",
     );
-    s.op(pair(LDP_W, X0, X1, X9, 0), "ldp w0, w1, [x9] ; a, b");
-    s.op(pair(LDP_W, X2, X3, X9, 8), "ldp w2, w3, [x9, #8] ; c, d");
-    s.op(pair(LDP_W, X4, X5, X9, 16), "ldp w4, w5, [x9, #16] ; e, f");
-    s.op(pair(LDP_W, X6, X7, X9, 24), "ldp w6, w7, [x9, #24] ; g, h");
-    s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16");
+    // Two words to a register, the second in the top half: logical and add
+    // instructions read it shifted down by 32, and 32-bit ones read the first alone.
+    s.op(pair(LDP_X, X0, X2, X9, 0), "ldp x0, x2, [x9] ; b:a, d:c");
+    s.op(
+        pair(LDP_X, X4, X6, X9, 16),
+        "ldp x4, x6, [x9, #16] ; f:e, h:g",
+    );
+    s.op(
+        shifted(ADD_X, X7, X16, X6, LSR, 32),
+        "add x7, x16, x6, lsr #32 ; + h",
+    );
     s.op(ror_w(X16, X4, 6), "ror w16, w4, #6");
     s.op(
         shifted(EOR_W, X16, X16, X4, ROR, 11),
@@ -403,14 +409,23 @@ fn sha256(a: &Addresses) -> Asm {
         "eor w16, w16, w4, ror #25 ; Σ1(e)",
     );
     s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16");
-    s.op(shifted(AND_W, X16, X4, X5, LSL, 0), "and w16, w4, w5");
-    s.op(shifted(BIC_W, X17, X6, X4, LSL, 0), "bic w17, w6, w4");
+    s.op(
+        shifted(AND_X, X16, X4, X4, LSR, 32),
+        "and x16, x4, x4, lsr #32 ; e & f",
+    );
+    s.op(
+        shifted(BIC_W, X17, X6, X4, LSL, 0),
+        "bic w17, w6, w4 ; g & ~e",
+    );
     s.op(
         shifted(ORR_W, X16, X16, X17, LSL, 0),
         "orr w16, w16, w17 ; Ch(e, f, g)",
     );
     s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16 ; T1");
-    s.op(shifted(ADD_W, X3, X3, X7, LSL, 0), "add w3, w3, w7");
+    s.op(
+        shifted(ADD_X, X3, X7, X2, LSR, 32),
+        "add x3, x7, x2, lsr #32 ; d + T1",
+    );
     s.op(
         ls9(STR_W, X3, X9, 12, UNSCALED),
         "stur w3, [x9, #12] ; the new e, over d",
@@ -425,12 +440,18 @@ fn sha256(a: &Addresses) -> Asm {
         "eor w16, w16, w0, ror #22 ; Σ0(a)",
     );
     s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16");
-    s.op(shifted(EOR_W, X16, X0, X1, LSL, 0), "eor w16, w0, w1");
-    s.op(shifted(EOR_W, X17, X1, X2, LSL, 0), "eor w17, w1, w2");
+    s.op(
+        shifted(EOR_X, X16, X0, X0, LSR, 32),
+        "eor x16, x0, x0, lsr #32 ; a ^ b",
+    );
+    s.op(
+        shifted(EOR_X, X17, X2, X0, LSR, 32),
+        "eor x17, x2, x0, lsr #32 ; c ^ b",
+    );
     s.op(shifted(AND_W, X16, X16, X17, LSL, 0), "and w16, w16, w17");
     s.op(
-        shifted(EOR_W, X16, X16, X1, LSL, 0),
-        "eor w16, w16, w1 ; Maj(a, b, c)",
+        shifted(EOR_X, X16, X16, X0, LSR, 32),
+        "eor x16, x16, x0, lsr #32 ; Maj(a, b, c)",
     );
     s.op(
         shifted(ADD_W, X7, X7, X16, LSL, 0),
