@@ -72,19 +72,32 @@ pub(super) const STRB: u32 = 0x3800_0000;
 pub(super) const LDR_W: u32 = 0xb840_0000;
 pub(super) const STR_W: u32 = 0xb800_0000;
 
-/// `ldr wt, [xn, #offset]` (unsigned offset, a multiple of 4 below 16 KiB):
-/// 10 111 0 01 01 imm12 Rn Rt.
-pub(super) const fn ldr_w_uimm(rt: u32, rn: u32, offset: u32) -> u32 {
-    0xb940_0000 | (offset / 4) << 10 | rn << 5 | rt
+/// `ldr wt, [xn, #offset]` and `str`, an unsigned offset (a multiple of 4 below 16 KiB):
+/// 10 111 0 01 opc imm12 Rn Rt.
+pub(super) const fn ldr_str_w_uimm(op: u32, rt: u32, rn: u32, offset: u32) -> u32 {
+    op | (offset / 4) << 10 | rn << 5 | rt
+}
+pub(super) const LDR_W_UIMM: u32 = 0xb940_0000;
+pub(super) const STR_W_UIMM: u32 = 0xb900_0000;
+
+/// `rev wd, wn`: the bytes of a word reversed, 0 1 0 11010110 00000 0000 10 Rn Rd.
+pub(super) const fn rev_w(rd: u32, rn: u32) -> u32 {
+    0x5ac0_0800 | rn << 5 | rd
 }
 
-/// Load and store pair, signed offset: `opc 101 0 010 L imm7 Rt2 Rn Rt`, imm7 counting
-/// the register's size (4 bytes for w, 16 for q).
+/// Load and store pair, signed offset: `opc 101 V 010 L imm7 Rt2 Rn Rt`, imm7 counting
+/// the register's size (opc 00: w, 10: x; with V, 00: s, 01: d, 10: q).
 pub(super) const fn pair(op: u32, rt: u32, rt2: u32, rn: u32, offset: i32) -> u32 {
-    let scale = if op & 0x8000_0000 != 0 { 16 } else { 4 };
+    let (opc, simd) = (op >> 30, op & 0x0400_0000 != 0);
+    let scale = if simd { 4 << opc } else { 4 << (opc >> 1) };
     op | ((offset / scale) as u32 & 0x7f) << 15 | rt2 << 10 | rn << 5 | rt
 }
+/// The same, pre-indexed (`[xn, #offset]!`): bit 23 set (writeback).
+pub(super) const fn pair_pre(op: u32, rt: u32, rt2: u32, rn: u32, offset: i32) -> u32 {
+    pair(op, rt, rt2, rn, offset) | 0x0080_0000
+}
 pub(super) const LDP_W: u32 = 0x2940_0000;
+pub(super) const LDP_X: u32 = 0xa940_0000;
 pub(super) const LDP_Q: u32 = 0xad40_0000;
 pub(super) const STP_Q: u32 = 0xad00_0000;
 
@@ -114,6 +127,8 @@ pub(super) const ORR_W: u32 = 0x2a00_0000;
 pub(super) const EOR_W: u32 = 0x4a00_0000;
 pub(super) const ADD_W: u32 = 0x0b00_0000;
 pub(super) const ADD_X: u32 = 0x8b00_0000;
+pub(super) const AND_X: u32 = 0x8a00_0000;
+pub(super) const EOR_X: u32 = 0xca00_0000;
 pub(super) const SUBS_X: u32 = 0xeb00_0000;
 
 /// `ror wd, wn, #amount`, which is `extr wd, wn, wn, #amount`: 0 00 100111 0 0 Rm imms Rn Rd.
@@ -179,18 +194,7 @@ pub(super) const fn fcvtzu_x_d_fixed(rd: u32, rn: u32, fbits: u32) -> u32 {
     0x9e59_0000 | (64 - fbits) << 10 | rn << 5 | rd
 }
 
-/// Advanced SIMD: `ld1`/`st1 {vt.16b - vt+3.16b}, [xn], #64` (four registers,
-/// post-index), `rev32 vd.16b, vn.16b` (bytes reversed in each word), `add vd.4s, vn.4s,
-/// vm.4s`.
-pub(super) const fn ld1_4x16b_post(rt: u32, rn: u32) -> u32 {
-    0x4cdf_2000 | rn << 5 | rt
-}
-pub(super) const fn st1_4x16b_post(rt: u32, rn: u32) -> u32 {
-    0x4c9f_2000 | rn << 5 | rt
-}
-pub(super) const fn rev32_16b(rd: u32, rn: u32) -> u32 {
-    0x6e20_0800 | rn << 5 | rd
-}
+/// Advanced SIMD: `add vd.4s, vn.4s, vm.4s`.
 pub(super) const fn add_4s(rd: u32, rn: u32, rm: u32) -> u32 {
     0x4ea0_8400 | rm << 16 | rn << 5 | rd
 }

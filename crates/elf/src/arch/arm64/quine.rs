@@ -9,15 +9,21 @@
 //! The scratch memory, from `scratch` (W is 80 words: round t computes W[t+16]):
 //!
 //! ```text
-//!     0  W[0..80]
+//!     0  W[0..80]; the square roots of the 64 primes go to 64..320 first
 //!   320  the working variables: eight words that slide down one word a round, from
-//!        576 (block start) to 320 (block end); the square roots land at 352..608 first
+//!        576 (block start) to 320 (block end)
 //!   608  K[0..64]
 //!   864  (end)
 //! ```
 //!
 //! H lives in v0 and v1 (four words each, H0 first); the working variables start as a
-//! copy of it at 576 with `stp q0, q1`, and are added back with two vector adds.
+//! copy of it at 576 with `stp q0, q1`, and are added back with two vector adds. x9
+//! points at the working variables' last place (320) before every block: K's pointer
+//! ends there, and so do the rounds.
+//!
+//! Registers: Linux (and qemu-user) start the program with x0..x30 zero ([`super`]); the
+//! listing relies on it for w14 alone (the cube root's step counter, which wraps back to
+//! 0 each time). The SHA-256 part never touches the stack.
 
 use super::encode::*;
 use crate::arch::quine::{Addresses, SCRATCH_LEN};
@@ -30,8 +36,9 @@ const W_LEN: u32 = 80 * 4;
 const VARS: u32 = W_LEN + 64 * 4;
 /// K, after the working variables' first place.
 const K_AT: u32 = VARS + 8 * 4;
-/// The square roots of the 64 primes, 256 bytes below K (H(0) is the first 8).
-const ROOTS: u32 = K_AT - 64 * 4;
+/// The square roots of the 64 primes (H(0) is the first 8), in W: they end where the
+/// rounds leave the working variables, [`W_LEN`].
+const ROOTS: u32 = W_LEN - 64 * 4;
 /// The scratch memory this listing uses.
 const USED: u32 = K_AT + 64 * 4;
 const _: () = assert!(USED <= SCRATCH_LEN);
@@ -50,7 +57,6 @@ const X9: u32 = 9;
 const X10: u32 = 10;
 const X11: u32 = 11;
 const X12: u32 = 12;
-const X13: u32 = 13;
 const X14: u32 = 14;
 const X16: u32 = 16;
 const X17: u32 = 17;
@@ -147,7 +153,7 @@ impl Asm {
 /// layer, its hex into the config, then write and exit.
 pub fn listing(a: &Addresses) -> Vec<Insn> {
     assert!(
-        a.base % 0x1_0000 == 0 && a.program_len < 0x1_0000,
+        a.base.is_multiple_of(0x1_0000) && a.program_len < 0x1_0000,
         "the copy loop stops at the 64 KiB boundary of base"
     );
     let mut s = Asm::default();
@@ -205,58 +211,60 @@ pub fn sha256_test(a: &Addresses) -> Vec<Insn> {
 
 /// K and H(0), the digest of the padded message at `a.layer`, and its hex at `a.hex`.
 fn digest(a: &Addresses) -> Asm {
-    let mut s = k_table(a.scratch + K_AT);
+    let mut s = k_table(a.scratch);
     s.extend(sha256(a));
     s.extend(hex(a.hex));
     s
 }
 
 /// K (FIPS 180-4 §4.2.2: the first 32 bits of the fractional parts of the cube roots of
-/// the first 64 primes) into `k`, and the same of the square roots (§5.3.3: the first 8
-/// are H(0)) 256 bytes below, computed rather than carried: 23 instructions instead of
-/// 288 bytes of tables. Primes by trial division (n-1 down to the first divisor: a prime
-/// if that is 1), up to 311, the 64th. √n by `fsqrt`; ∛n as the fixed point of
+/// the first 64 primes) to W + [`K_AT`], and the same of the square roots (§5.3.3: the
+/// first 8 are H(0)) to W + [`ROOTS`], computed rather than carried: 23 instructions
+/// instead of 288 bytes of tables. Primes by trial division (n-1 down to the first
+/// divisor: a prime if that is 1), up to 311, the 64th. √n by `fsqrt`; ∛n as the fixed point of
 /// x ↦ √√(n·x), from x = √n: each step quarters the error, and the iteration, monotone in
 /// floating point, settles within 30 steps (512 are run: w14 += 2^23 until it wraps to
 /// 0). `fcvtzu` to 32 fraction bits truncates x·2^32, whose low word is the fraction.
 /// The tests check all 64 words of K against [`crate::arch::quine::K`] and H(0) through
 /// the digest. Ends with H(0) in v0 and v1.
-fn k_table(k: u32) -> Asm {
+fn k_table(w: u32) -> Asm {
     let mut s = Asm::default();
     s.op(movz_w(X10, 1), "mov w10, #1 ; n");
-    s.adr(X13, k, "K");
+    s.adr(X9, w + ROOTS, "the square roots, then K 544 bytes above");
     s.label("prime");
     s.op(
         addsub_imm(ADD_W_IMM, X10, X10, 1, false),
         "add w10, w10, #1 ; the next n",
     );
-    s.op(shifted(ORR_W, X11, 31, X10, LSL, 0), "mov w11, w10");
-    s.label("trial");
     s.op(
-        addsub_imm(SUB_W_IMM, X11, X11, 1, false),
-        "sub w11, w11, #1 ; divisors n-1 down",
+        addsub_imm(SUB_W_IMM, X11, X10, 1, false),
+        "sub w11, w10, #1 ; d = n-1, down",
     );
+    s.label("trial");
     s.op(udiv_w(X12, X10, X11), "udiv w12, w10, w11");
     s.op(
         msub_w(X12, X12, X11, X10),
         "msub w12, w12, w11, w10 ; n mod d",
     );
-    s.branch(cbnz_w(X12), "trial", "cbnz w12, trial");
     s.op(
-        addsub_imm(SUBS_W_IMM, 31, X11, 1, false),
-        "cmp w11, #1 ; d = 1: a prime",
+        addsub_imm(SUB_W_IMM, X11, X11, 1, false),
+        "sub w11, w11, #1",
     );
-    s.branch(b_cond(NE), "prime", "b.ne prime");
+    s.branch(cbnz_w(X12), "trial", "cbnz w12, trial");
+    s.branch(
+        cbnz_w(X11),
+        "prime",
+        "cbnz w11, prime ; the divisor was not 1",
+    );
     s.op(ucvtf_d_w(0, X10), "ucvtf d0, w10");
     s.op(fsqrt_d(1, 0), "fsqrt d1, d0");
     s.op(
         fcvtzu_x_d_fixed(X12, 1, 32),
         "fcvtzu x12, d1, #32 ; √n · 2^32",
     );
-    let below = K_AT - ROOTS;
     s.op(
-        ls9(STR_W, X12, X13, -(below as i32), UNSCALED),
-        format!("stur w12, [x13, #-{below}] ; the root's fraction"),
+        ls9(STR_W, X12, X9, 4, POST),
+        "str w12, [x9], #4 ; the root's fraction",
     );
     s.label("cbrt");
     s.op(fmul_d(2, 0, 1), "fmul d2, d0, d1 ; n·x");
@@ -271,16 +279,19 @@ fn k_table(k: u32) -> Asm {
         fcvtzu_x_d_fixed(X12, 1, 32),
         "fcvtzu x12, d1, #32 ; ∛n · 2^32",
     );
-    s.op(ls9(STR_W, X12, X13, 4, POST), "str w12, [x13], #4 ; K");
+    let k_off = K_AT - ROOTS - 4;
+    s.op(
+        ldr_str_w_uimm(STR_W_UIMM, X12, X9, k_off),
+        format!("str w12, [x9, #{k_off}] ; K"),
+    );
     s.op(
         addsub_imm(SUBS_W_IMM, 31, X10, 311, false),
         "cmp w10, #311 ; the 64th prime",
     );
     s.branch(b_cond(NE), "prime", "b.ne prime");
-    let back = K_AT + 64 * 4 - ROOTS;
     s.op(
-        pair(LDP_Q, 0, 1, X13, -(back as i32)),
-        format!("ldp q0, q1, [x13, #-{back}] ; H(0)"),
+        pair(LDP_Q, 0, 1, X9, -256),
+        "ldp q0, q1, [x9, #-256] ; H(0); x9 is where a block's rounds end",
     );
     s
 }
@@ -288,17 +299,22 @@ fn k_table(k: u32) -> Asm {
 /// SHA-256 (FIPS 180-4 §6.2.2) of the padded message from `a.layer` to `a.sha_end`
 /// (whole 64-byte blocks), H in v0 and v1 (H(0) on entry), K at `a.scratch` + [`K_AT`].
 ///
-/// A block: its 16 words byte-reversed into W[0..16] by four vector registers; then 64
-/// rounds, each computing W[t+16] first (x10 points at it; W[79] is the last, unused) and
-/// reading K[t] at a fixed distance from x10. The working variables are a window of
-/// eight words at x9 (a first) that slides down one word a round: a round stores the new
-/// `e` over `d` and the new `a` below `a`, the rest move by the window's slide. 64 rounds
-/// bring x9 (down 4 a round from x10 + 512) and x10 (up 4 a round) together.
+/// A block: its 16 words byte-reversed into W[0..16] (until x10 is 64-byte aligned again:
+/// W is); then 64 rounds, each computing W[t+16] first (x10 points at it; W[64..80] are
+/// computed and never read) and reading K[t] at a fixed distance from x10. The working
+/// variables are a window of eight words at x9 (a first) that slides down one word a
+/// round: a round stores the new `e` over `d` and the new `a` below `a`; the others are
+/// where the slide puts them. 64 rounds bring x9 (down 4 a round from W + 576) and x10
+/// (up 4 a round from W + 64) together at W + 320, so no round counter.
 /// Σ1(e) = ROTR6 ⊕ ROTR11 ⊕ ROTR25, Σ0(a) = ROTR2 ⊕ ROTR13 ⊕ ROTR22, σ0(x) = ROTR7 ⊕
 /// ROTR18 ⊕ SHR3, σ1(x) = ROTR17 ⊕ ROTR19 ⊕ SHR10, Ch(e,f,g) = (e ∧ f) ∨ (¬e ∧ g),
 /// Maj(a,b,c) = ((a ⊕ b) ∧ (b ⊕ c)) ⊕ b.
 fn sha256(a: &Addresses) -> Asm {
     let w = a.scratch;
+    assert!(
+        w.is_multiple_of(64),
+        "the scratch memory is 64-byte aligned"
+    );
     let mut s = Asm::default();
     s.adr(X11, a.layer, "the layer tar, then its padding");
     s.adr(X10, w, "W");
@@ -310,22 +326,19 @@ fn sha256(a: &Addresses) -> Asm {
         X12
     };
     s.label("block");
+    s.label("load");
+    s.op(ls9(LDR_W, X16, X11, 4, POST), "ldr w16, [x11], #4");
+    s.op(rev_w(X16, X16), "rev w16, w16 ; big-endian");
     s.op(
-        ld1_4x16b_post(16, X11),
-        "ld1 {v16.16b, v17.16b, v18.16b, v19.16b}, [x11], #64 ; the block",
+        ls9(STR_W, X16, X10, 4, POST),
+        "str w16, [x10], #4 ; W[0..16]",
     );
-    for v in 16..20 {
-        s.op(rev32_16b(v, v), format!("rev32 v{v}.16b, v{v}.16b"));
-    }
+    s.op(tst_x_low(X10, 6), "tst x10, #0x3f ; W is 64-byte aligned");
+    s.branch(b_cond(NE), "load", "b.ne load");
     s.op(
-        st1_4x16b_post(16, X10),
-        "st1 {v16.16b, v17.16b, v18.16b, v19.16b}, [x10], #64 ; W[0..16], big-endian",
+        pair_pre(STP_Q, 0, 1, X9, 256),
+        "stp q0, q1, [x9, #256]! ; a..h = H, from W + 576",
     );
-    s.op(
-        addsub_imm(ADD_X_IMM, X9, X10, VARS - 64, false),
-        format!("add x9, x10, #{} ; the working variables", VARS - 64),
-    );
-    s.op(pair(STP_Q, 0, 1, X9, 0), "stp q0, q1, [x9] ; a..h = H");
     s.label("round");
     // W[t+16] = σ1(W[t+14]) + W[t+9] + σ0(W[t+1]) + W[t], x10 at W[t+16].
     s.op(
@@ -368,18 +381,24 @@ fn sha256(a: &Addresses) -> Asm {
     // x10 is now W + 68 + 4t: K[t] at K + 4t is a fixed distance above.
     let k_off = K_AT - 64 - 4;
     s.op(
-        ldr_w_uimm(X17, X10, k_off),
+        ldr_str_w_uimm(LDR_W_UIMM, X17, X10, k_off),
         format!("ldr w17, [x10, #{k_off}] ; K[t]"),
     );
     s.op(
         shifted(ADD_W, X16, X16, X17, LSL, 0),
         "add w16, w16, w17 ; W[t] + K[t]",
     );
-    s.op(pair(LDP_W, X0, X1, X9, 0), "ldp w0, w1, [x9] ; a, b");
-    s.op(pair(LDP_W, X2, X3, X9, 8), "ldp w2, w3, [x9, #8] ; c, d");
-    s.op(pair(LDP_W, X4, X5, X9, 16), "ldp w4, w5, [x9, #16] ; e, f");
-    s.op(pair(LDP_W, X6, X7, X9, 24), "ldp w6, w7, [x9, #24] ; g, h");
-    s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16");
+    // Two words to a register, the second in the top half: logical and add
+    // instructions read it shifted down by 32, and 32-bit ones read the first alone.
+    s.op(pair(LDP_X, X0, X2, X9, 0), "ldp x0, x2, [x9] ; b:a, d:c");
+    s.op(
+        pair(LDP_X, X4, X6, X9, 16),
+        "ldp x4, x6, [x9, #16] ; f:e, h:g",
+    );
+    s.op(
+        shifted(ADD_X, X7, X16, X6, LSR, 32),
+        "add x7, x16, x6, lsr #32 ; + h",
+    );
     s.op(ror_w(X16, X4, 6), "ror w16, w4, #6");
     s.op(
         shifted(EOR_W, X16, X16, X4, ROR, 11),
@@ -390,14 +409,23 @@ fn sha256(a: &Addresses) -> Asm {
         "eor w16, w16, w4, ror #25 ; Σ1(e)",
     );
     s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16");
-    s.op(shifted(AND_W, X16, X4, X5, LSL, 0), "and w16, w4, w5");
-    s.op(shifted(BIC_W, X17, X6, X4, LSL, 0), "bic w17, w6, w4");
+    s.op(
+        shifted(AND_X, X16, X4, X4, LSR, 32),
+        "and x16, x4, x4, lsr #32 ; e & f",
+    );
+    s.op(
+        shifted(BIC_W, X17, X6, X4, LSL, 0),
+        "bic w17, w6, w4 ; g & ~e",
+    );
     s.op(
         shifted(ORR_W, X16, X16, X17, LSL, 0),
         "orr w16, w16, w17 ; Ch(e, f, g)",
     );
     s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16 ; T1");
-    s.op(shifted(ADD_W, X3, X3, X7, LSL, 0), "add w3, w3, w7");
+    s.op(
+        shifted(ADD_X, X3, X7, X2, LSR, 32),
+        "add x3, x7, x2, lsr #32 ; d + T1",
+    );
     s.op(
         ls9(STR_W, X3, X9, 12, UNSCALED),
         "stur w3, [x9, #12] ; the new e, over d",
@@ -412,12 +440,18 @@ fn sha256(a: &Addresses) -> Asm {
         "eor w16, w16, w0, ror #22 ; Σ0(a)",
     );
     s.op(shifted(ADD_W, X7, X7, X16, LSL, 0), "add w7, w7, w16");
-    s.op(shifted(EOR_W, X16, X0, X1, LSL, 0), "eor w16, w0, w1");
-    s.op(shifted(EOR_W, X17, X1, X2, LSL, 0), "eor w17, w1, w2");
+    s.op(
+        shifted(EOR_X, X16, X0, X0, LSR, 32),
+        "eor x16, x0, x0, lsr #32 ; a ^ b",
+    );
+    s.op(
+        shifted(EOR_X, X17, X2, X0, LSR, 32),
+        "eor x17, x2, x0, lsr #32 ; c ^ b",
+    );
     s.op(shifted(AND_W, X16, X16, X17, LSL, 0), "and w16, w16, w17");
     s.op(
-        shifted(EOR_W, X16, X16, X1, LSL, 0),
-        "eor w16, w16, w1 ; Maj(a, b, c)",
+        shifted(EOR_X, X16, X16, X0, LSR, 32),
+        "eor x16, x16, x0, lsr #32 ; Maj(a, b, c)",
     );
     s.op(
         shifted(ADD_W, X7, X7, X16, LSL, 0),
