@@ -155,9 +155,13 @@ fn size_targets() {
 pub(crate) fn capstone(platform: Platform, payload: &Payload) -> Capstone {
     let cs = Capstone::new();
     match platform {
-        Platform::ArmV7 if payload.entry_address & 1 == 1 => {
-            cs.arm().mode(arch::arm::ArchMode::Thumb).build()
-        }
+        // V8: without it capstone assumes a single-precision-only FPU and decodes no .f64
+        // instruction (the quine computes K and H(0) in double precision).
+        Platform::ArmV7 if payload.entry_address & 1 == 1 => cs
+            .arm()
+            .mode(arch::arm::ArchMode::Thumb)
+            .extra_mode([arch::arm::ArchExtraMode::V8].into_iter())
+            .build(),
         Platform::Amd64 => cs.x86().mode(arch::x86::ArchMode::Mode64).build(),
         Platform::I386 => cs.x86().mode(arch::x86::ArchMode::Mode32).build(),
         Platform::Arm64 => cs.arm64().mode(arch::arm64::ArchMode::Arm).build(),

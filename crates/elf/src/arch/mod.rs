@@ -164,13 +164,12 @@ pub trait Programs {
 
     /// The quine ([`crate::quine`]): a program that prints the image archive that holds it,
     /// computing SHA-256 as it goes (what it does with the [`quine::Addresses`] is in
-    /// [`quine`]). Absolute addresses, placed by `crate::quine` rather than the planner;
-    /// `None` where the instruction set has no quine yet.
-    fn quine(&self, addresses: &quine::Addresses) -> Option<Vec<Insn>>;
+    /// [`quine`]). Absolute addresses, placed by `crate::quine` rather than the planner.
+    fn quine(&self, addresses: &quine::Addresses) -> Vec<Insn>;
 
     /// The quine's SHA-256 alone: the digest of a padded message, its hex written to
     /// stdout ([`quine`]), for the tests to check against another implementation.
-    fn sha256_test(&self, addresses: &quine::Addresses) -> Option<Vec<Insn>>;
+    fn sha256_test(&self, addresses: &quine::Addresses) -> Vec<Insn>;
 }
 
 /// What the layout planner needs from an instruction set: its programs, and the few

@@ -27,16 +27,18 @@
 //! own bytes from where the loader mapped them, hashes l, writes the digest's hex into c,
 //! and writes the whole output with `write` (again after a short write), then `exit`s.
 //! One PT_LOAD maps the file read-write-execute at 0x10000 and zero-fills up to the end
-//! of the scratch memory: the output at 0x11000, then W and the working variables of
-//! SHA-256, then K and H(0), which the program computes on the x87 rather than carrying
-//! ([`amd64::k_table`]).
+//! of the scratch memory: the output at 0x11000, then [`SCRATCH_LEN`] bytes for SHA-256's
+//! W, working variables, K and H. Every platform computes K and H(0) (cube and square
+//! roots of the primes) rather than carrying 288 bytes of tables: on the x87 (amd64,
+//! 386), or in double precision (the others).
 //!
-//! [`amd64`] holds the listing; [`i386`] runs the same bytes in 32-bit mode with its own
-//! system call and headers. Sizes (payload / gzip archive / printed), measured:
-//! amd64 portable 902 / 794 / 4096, kernel 894 / 789 / 4096; 386 portable 868 / 788 /
-//! 4096, kernel 860 / 792 / 4096. The payload is larger than it could be (809 bytes on
-//! amd64 portable) because the template copies short gaps of zeros ([`GAP`]): that makes
-//! the gzip archive smaller, which is what the image weighs.
+//! Each instruction set's listing is `arch/<isa>/quine.rs` ([`crate::arch::Programs::quine`],
+//! given the [`Addresses`] this module lays out); this module writes the one file around
+//! it for every platform (headers, the listing at the entry point, the template). The
+//! sizes (payload / gzip archive / printed) are in `tests/golden/quine.txt` and printed by
+//! `scripts/bench`. The payload is larger than it could be because the template copies
+//! short gaps of zeros ([`GAP`]): that makes the gzip archive smaller, which is what the
+//! image weighs.
 
 use crate::arch::{self, Insn};
 use crate::elf::layout::Fields;
@@ -77,8 +79,6 @@ pub const PROGRAM_MODE: u32 = 0o755;
 /// Why a quine cannot be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum QuineError {
-    #[error("no quine for {0} yet")]
-    Platform(Platform),
     #[error("the image reference `{0}` does not fit in a quine's manifest")]
     Tag(String),
 }
@@ -351,7 +351,6 @@ pub fn build(
 fn program(platform: Platform, fit: Fit, output: &Output) -> Result<Payload, QuineError> {
     let scratch = OUT + output.fixed.len() as u32;
     let isa = arch::isa(platform);
-    let mut missing = false;
     let payload = file(
         platform,
         fit,
@@ -371,15 +370,9 @@ fn program(platform: Platform, fit: Fit, output: &Output) -> Result<Payload, Qui
                 out_len: output.len as u32,
                 scratch,
             };
-            isa.quine(&a).unwrap_or_else(|| {
-                missing = true;
-                Vec::new()
-            })
+            isa.quine(&a)
         },
     );
-    if missing {
-        return Err(QuineError::Platform(platform));
-    }
     // A tag is at most 255 bytes, so the file never reaches the output.
     assert!(payload.bytes.len() <= (OUT - BASE) as usize);
     Ok(payload)
@@ -387,17 +380,15 @@ fn program(platform: Platform, fit: Fit, output: &Output) -> Result<Payload, Qui
 
 /// A program that writes the 64 hex digits of the SHA-256 of `message` and exits: the
 /// platform's quine listing's digest and write (see [`crate::arch::quine`]), around the
-/// message padded as the quine's layer is. For the tests; `None` where the platform has no
-/// quine.
-pub fn sha256_test(platform: Platform, message: &[u8]) -> Option<Payload> {
+/// message padded as the quine's layer is. For the tests.
+pub fn sha256_test(platform: Platform, message: &[u8]) -> Payload {
     let mut data = message.to_vec();
     data.extend(sha256_padding(message.len()));
     let data_len = data.len() as u32;
     // The hex, then the scratch memory, after the padded message.
     let hex_at = |end: u32| end.next_multiple_of(64);
     let isa = arch::isa(platform);
-    isa.sha256_test(&Addresses::default())?;
-    Some(file(
+    file(
         platform,
         Fit::Portable,
         &data,
@@ -411,9 +402,9 @@ pub fn sha256_test(platform: Platform, message: &[u8]) -> Option<Payload> {
                 scratch: hex_at(end) + 64,
                 ..Addresses::default()
             };
-            isa.sha256_test(&a).expect("the platform has a quine")
+            isa.sha256_test(&a)
         },
-    ))
+    )
 }
 
 /// How long the headers are: the ELF header then one program header (portable), or the

@@ -5,7 +5,7 @@
 //! registers too, so the code only sets the bytes it needs (`mov al, 1` rather than
 //! `mov eax, 1`).
 //!
-//! The listings: [`exit`], [`hello`], [`pause`], [`serve`], one file each; the jump, skip and
+//! The listings: [`exit`], [`hello`], [`pause`], [`serve`], [`quine`], one file each; the jump, skip and
 //! nop the planner links them with are IA-32's too ([`super::x86`]).
 
 mod exit;
@@ -54,12 +54,12 @@ impl Programs for Amd64 {
         serve::serve(serve, addressing)
     }
 
-    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        Some(quine::listing(addresses))
+    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
+        quine::listing(addresses)
     }
 
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        Some(quine::sha256_test(addresses))
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
+        quine::sha256_test(addresses)
     }
 }
 

@@ -27,7 +27,7 @@
 //! zero words of `pause`'s structs) and on nothing else: r1 and r2 are always set before
 //! use, and the flags the loop of `pause` tests are set by the code itself.
 //!
-//! Every instruction is a 16-bit Thumb-1 encoding (`movs`, `adds`, `subs`, `lsls`, `lsrs`,
+//! Every instruction of `exit`, `hello`, `pause` and `serve` is a 16-bit Thumb-1 encoding (`movs`, `adds`, `subs`, `lsls`, `lsrs`,
 //! `mov` of a high register, `add rd, sp`, `adr`, `push`, `svc`, `b`, `bne`), message
 //! lengths of every size included (built with `movs`/`lsls`/`adds`, never `movw`), so the
 //! programs run on every ARM Linux CPU with Thumb: ARMv4T/v5TE, ARMv6 (ARM1176 in the
@@ -36,8 +36,12 @@
 //! AArch64-only and cannot run linux/arm/v7 at all). The nop is `mov r8, r8`, not the
 //! Thumb-2 hint `nop` (0xbf00).
 //!
-//! The listings: [`exit`], [`hello`], [`pause`], [`serve`], one file each; the instructions
-//! and the patches of their PC-relative operands are in [`encode`].
+//! The quine is the exception: it is Thumb-2 (32-bit `eor.w`/`add.w` with a rotated
+//! operand carry SHA-256's rotations) and computes K and H(0) in double precision on the
+//! FPU (VFPv3-D16, which linux/arm/v7 hard-float assumes), so it needs ARMv7.
+//!
+//! The listings: [`exit`], [`hello`], [`pause`], [`serve`], [`quine`], one file each; the
+//! instructions and the patches of their PC-relative operands are in [`encode`].
 
 mod encode;
 mod exit;
@@ -95,12 +99,12 @@ impl Programs for ArmV7 {
         serve::serve(serve, addressing)
     }
 
-    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        Some(quine::listing(addresses))
+    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
+        quine::listing(addresses)
     }
 
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        Some(quine::sha256_test(addresses))
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
+        quine::sha256_test(addresses)
     }
 }
 

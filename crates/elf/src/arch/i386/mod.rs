@@ -5,7 +5,7 @@
 //! `elf_common_init` for a 32-bit process on a 64-bit kernel); qemu-user starts from zeroed
 //! registers too.
 //!
-//! The listings: [`exit`], [`hello`], [`pause`], [`serve`], one file each; the jump, skip and
+//! The listings: [`exit`], [`hello`], [`pause`], [`serve`], [`quine`], one file each; the jump, skip and
 //! nop the planner links them with are x86-64's too ([`super::x86`]).
 
 mod exit;
@@ -56,12 +56,12 @@ impl Programs for I386 {
         serve::serve(serve, addressing)
     }
 
-    fn quine(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        Some(quine::listing(addresses))
+    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
+        quine::listing(addresses)
     }
 
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Option<Vec<Insn>> {
-        Some(quine::sha256_test(addresses))
+    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
+        quine::sha256_test(addresses)
     }
 }
 
