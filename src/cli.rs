@@ -88,7 +88,8 @@ Examples:
     /// prints the same bytes again; `--compression none` writes exactly those bytes. The
     /// program computes its layer's SHA-256 at run time and calls only write and exit.
     /// --format oci, oci-dir and --push hold the same config and layer (the same image
-    /// ID; it still prints a docker archive, tagged as pushed); --format elf writes the
+    /// ID; it still prints a docker archive, tagged as pushed) and take several platforms
+    /// (one index; each platform's image prints its own archive); --format elf writes the
     /// program alone.
     #[command(after_help = "\
 Examples:

@@ -18,14 +18,11 @@ use crate::cli::{
 use crate::deliver::{deliver, lib};
 use crate::settings::{read_input, usage, Delivery, Settings, Usage};
 
-/// The one platform of a command that makes one platform's program (`explain`, `quine`).
-fn one_platform(target: &TargetArgs, command: &str) -> Result<Platform> {
+/// The one platform of `explain`.
+fn one_platform(target: &TargetArgs) -> Result<Platform> {
     match platforms(target)?[..] {
         [p] => Ok(p),
-        _ => usage(match command {
-            "explain" => "explain shows one platform's payload: give one --platform",
-            _ => "a quine is one platform's image: give one --platform",
-        }),
+        _ => usage("explain shows one platform's payload: give one --platform"),
     }
 }
 
@@ -111,7 +108,7 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
     use smidge::explain;
     let explanation = match (args.program, &args.file) {
         (Some(ExplainProgram::Quine { tag, target }), _) => {
-            let platform = one_platform(&target, "explain")?;
+            let platform = one_platform(&target)?;
             let tag = tag.unwrap_or_else(|| "smidge/quine:latest".parse().expect("a valid name"));
             let quine = smidge_image::image::quine::build(platform, target.fit, &tag.repo_tag())
                 .map_err(|e| Usage(e.to_string()))?;
@@ -125,7 +122,7 @@ pub fn explain(args: ExplainArgs) -> Result<()> {
                 ExplainProgram::Serve { args, target } => (serve(args)?.0, target),
                 ExplainProgram::Quine { .. } => unreachable!("explained above"),
             };
-            let platform = one_platform(&target, "explain")?;
+            let platform = one_platform(&target)?;
             let payload =
                 elf::build(&program, platform, target.fit).map_err(|e| Usage(e.to_string()))?;
             explain::payload::explain(&program, platform, target.fit, &payload)
@@ -441,20 +438,24 @@ pub fn push(
 /// prints (compressed as asked), or its program alone (`--format elf`).
 pub fn quine(build: &BuildArgs) -> Result<()> {
     use smidge_image::image::quine;
-    let platform = one_platform(&build.target, "quine")?;
-    let settings = Settings::resolve(&build.out, 1, None)?;
+    let platforms = platforms(&build.target)?;
+    // Several platforms only as an OCI layout or a push (Settings refuses the rest).
+    let settings = Settings::resolve(&build.out, platforms.len(), None)?;
     // The archive the container prints tags the image as it was pushed, or as -t says.
     let tag = match &settings.delivery {
         Delivery::Push { reference, .. } => reference.clone(),
         Delivery::Write { .. } => settings.tag_or("quine"),
     };
-    let quine = quine::build(platform, build.target.fit, &tag.repo_tag())
+    let quines = platforms
+        .iter()
+        .map(|&p| quine::build(p, build.target.fit, &tag.repo_tag()))
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Usage(e.to_string()))?;
     match &settings.delivery {
         Delivery::Write {
             format: Format::Elf,
             ..
-        } => write_elf(&settings, &quine.payload.bytes),
+        } => write_elf(&settings, &quines[0].payload.bytes),
         // The docker archive is what the program prints (generation 0), compressed.
         Delivery::Write {
             format: Format::Docker,
@@ -463,7 +464,7 @@ pub fn quine(build: &BuildArgs) -> Result<()> {
             shell_line,
             ..
         } => {
-            let mut bytes = compression.compress(&quine.generation0);
+            let mut bytes = compression.compress(&quines[0].generation0);
             if *shell_line {
                 let mut line = ShellLine::new(Vec::new()).context("base64")?;
                 line.write_all(&bytes).context("base64")?;
@@ -475,10 +476,11 @@ pub fn quine(build: &BuildArgs) -> Result<()> {
             };
             output::write_all(&target, &bytes, 0o644).map_err(lib)
         }
-        // Elsewhere, the same config and layer, so the same image ID.
+        // Elsewhere, the same configs and layers, so the same image IDs; one image per
+        // platform, each printing its own docker archive.
         _ => {
-            let set = ImageSet::new(vec![quine::image(&quine).map_err(lib)?]);
-            deliver(&set, &tag, &settings)
+            let images = quines.iter().map(quine::image).collect::<Result<_, _>>();
+            deliver(&ImageSet::new(images.map_err(lib)?), &tag, &settings)
         }
     }
 }

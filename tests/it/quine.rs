@@ -563,9 +563,9 @@ fn config_digest(archive: &[u8]) -> String {
 }
 
 /// The quine outside a docker archive: as an OCI archive (podman loads it as the same
-/// image ID, skopeo reads the same config bytes) and pushed to a registry (`docker pull`,
-/// `docker run`: it prints the docker archive of itself tagged as pushed, which loads as
-/// the same image ID).
+/// image ID, skopeo reads the same config bytes) and pushed to a registry for two
+/// platforms at once (`docker pull --platform`, `docker run`: each prints the docker
+/// archive of itself tagged as pushed, which loads as the image it printed).
 #[test]
 #[ignore = "needs podman, skopeo, docker and docker-registry"]
 fn oci_and_pushed_quines_are_the_same_image() {
@@ -602,29 +602,37 @@ fn oci_and_pushed_quines_are_the_same_image() {
     );
     drop(loaded);
 
+    // Two platforms pushed as one index: each pulls and runs as its own quine.
     let reference = registry.reference("smidge/quine:pushed");
+    let both = format!("{platform},linux/arm64");
     let pushed = ok([
         "quine",
         "--platform",
-        platform,
+        &both,
         "--fit",
         fit,
         "--push",
         &reference,
     ]);
     assert!(String::from_utf8(pushed).unwrap().starts_with(&reference));
-    let printed = support::docker_pull_and_run_bytes(&reference, Some(platform));
-    // Tagged as pushed: the same bytes `smidge quine -t REFERENCE` writes.
-    assert!(printed == generation0(platform, fit, &reference));
-    let again = Loaded::load_stdin("docker", &printed, &reference);
-    // The program holds its manifest, tag included: pushed as REFERENCE, it is the image
-    // `smidge quine -t REFERENCE` makes, and what it prints loads as that image again.
-    assert_eq!(
-        again.inspect("{{.Id}}"),
-        format!("sha256:{}", config_digest(&printed))
-    );
-    assert_eq!(
-        again.inspect("{{json .RepoTags}}"),
-        format!("[\"{reference}\"]")
-    );
+    for platform in [platform, "linux/arm64"] {
+        let printed = support::docker_pull_and_run_bytes(&reference, Some(platform));
+        // Tagged as pushed: the same bytes `smidge quine -t REFERENCE` writes.
+        assert!(
+            printed == generation0(platform, fit, &reference),
+            "{platform}: the pulled quine printed something else"
+        );
+        let again = Loaded::load_stdin("docker", &printed, &reference);
+        // The program holds its manifest, tag included: pushed as REFERENCE, it is the
+        // image `smidge quine -t REFERENCE` makes, and what it prints loads as that image.
+        assert_eq!(
+            again.inspect("{{.Id}}"),
+            format!("sha256:{}", config_digest(&printed)),
+            "{platform}"
+        );
+        assert_eq!(
+            again.inspect("{{json .RepoTags}}"),
+            format!("[\"{reference}\"]")
+        );
+    }
 }
