@@ -570,10 +570,12 @@ fn push_interrupted_mid_upload_keeps_the_tag() {
 /// is made slow for certain, not by luck: smidge runs under `strace`, which holds every
 /// `unlink`/`unlinkat` for 8 s before letting it run (`inject=…:delay_enter`), and smidge
 /// makes no such call before its cleanup removes its temporary file. The first signal
-/// comes while the 64 MiB payload is being written; the test checks that it alone did not
-/// end smidge (still running 1 s later: the cleanup is held), then sends the second and
-/// wants smidge dead well within the held call's 8 s. A run whose write was renamed into
-/// place before the first signal was handled (exit 0) proves nothing and is tried again.
+/// comes while the 64 MiB payload is being written; strace also holds the `fsync` before
+/// the rename for 1.5 s, so that the cleanup has started (and stopped the rename) before
+/// the write could be committed, even on a loaded machine. The test checks that the first
+/// signal alone did not end smidge (still running 1 s later: the cleanup is held), then
+/// sends the second and wants smidge dead well within the held unlink's 8 s. A run whose
+/// write was renamed into place anyway (exit 0) proves nothing and is tried again.
 #[test]
 #[ignore = "needs strace"]
 fn a_second_signal_during_a_slow_cleanup_exits_at_once() {
@@ -602,15 +604,10 @@ fn a_second_signal_during_a_slow_cleanup_exits_at_once() {
             fs::remove_file(e.unwrap().path()).unwrap();
         }
         let mut child = Command::new("strace")
-            .args([
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-e",
-                "trace=unlink,unlinkat",
-            ])
+            .args(["-f", "-qq", "-o", "/dev/null"])
+            .args(["-e", "trace=unlink,unlinkat,fsync"])
             .args(["-e", "inject=unlink,unlinkat:delay_enter=8000000"])
+            .args(["-e", "inject=fsync:delay_enter=1500000"])
             .arg(BIN)
             .args(["hello", "--message-file"])
             .arg(&message)
