@@ -603,7 +603,21 @@ fn a_second_signal_during_a_slow_cleanup_exits_at_once() {
         for e in fs::read_dir(&out).unwrap() {
             fs::remove_file(e.unwrap().path()).unwrap();
         }
-        let mut child = Command::new("strace")
+        let mut strace = Command::new("strace");
+        // SIGINT as a terminal gives it: a test run from a background job of a
+        // non-interactive shell (as CI may be) inherits it ignored, and smidge keeps an
+        // ignored signal ignored (POSIX), which would make the first SIGINT a no-op.
+        // SAFETY: only sigaction runs between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            strace.pre_exec(|| {
+                use nix::sys::signal::{signal, SigHandler, Signal};
+                signal(Signal::SIGINT, SigHandler::SigDfl)
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = strace
             .args(["-f", "-qq", "-o", "/dev/null"])
             .args(["-e", "trace=unlink,unlinkat,fsync"])
             .args(["-e", "inject=unlink,unlinkat:delay_enter=8000000"])
