@@ -131,8 +131,21 @@ fn pause_as_pid1_exits_0_on_sigterm_within_half_a_second() {
             let runs = runners(platform, fit);
             for (runner, sig) in runs.iter().flat_map(|r| [(r, "TERM"), (r, "INT")]) {
                 let (mut unshare, pid1) = spawn_pid1(runner, &exe, &[]);
-                std::thread::sleep(Duration::from_millis(100));
-                let ticks = cpu_ticks(pid1);
+                // qemu-user takes a while to start, longer on a loaded machine (ppc64le
+                // under CI's load used CPU 100 ms in): wait until no CPU time is used for
+                // 100 ms, for at most 5 s. A pause that spins never settles, and the check
+                // below fails.
+                let mut ticks = cpu_ticks(pid1);
+                let settling = Instant::now();
+                loop {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let now = cpu_ticks(pid1);
+                    let settled = now == ticks;
+                    ticks = now;
+                    if settled || settling.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                }
                 std::thread::sleep(Duration::from_millis(300));
                 assert_eq!(
                     cpu_ticks(pid1),
