@@ -146,25 +146,8 @@ impl Huffman {
     }
 }
 
-const LENGTH_BASE: [u16; 29] = [
-    3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
-    163, 195, 227, 258,
-];
-const LENGTH_EXTRA: [u8; 29] = [
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
-];
-const DIST_BASE: [u16; 30] = [
-    1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537,
-    2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
-];
-const DIST_EXTRA: [u8; 30] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
-    13,
-];
-/// The order code-length code lengths are sent in.
-const CLEN_ORDER: [usize; 19] = [
-    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
-];
+// RFC 1951's tables, from the encoder smidge writes with.
+use smidge_deflate::{CL_ORDER, DIST_BASE, DIST_EXTRA, LEN_BASE, LEN_EXTRA};
 
 /// The output, which never holds (or reserves) more than `max` bytes.
 struct Out {
@@ -287,7 +270,7 @@ fn dynamic_tables(bits: &mut Bits) -> Result<(Huffman, Huffman), String> {
         ));
     }
     let mut clens = [0u8; 19];
-    for &i in &CLEN_ORDER[..hclen] {
+    for &i in &CL_ORDER[..hclen] {
         clens[i] = bits.bits(3)? as u8;
     }
     let clen = Huffman::new(&clens)?;
@@ -342,8 +325,7 @@ fn codes(bits: &mut Bits, out: &mut Out, lit: &Huffman, dist: &Huffman) -> Resul
                 if i >= 29 {
                     return Err(format!("length code {sym} is invalid, at {}", bits.at()));
                 }
-                let len =
-                    usize::from(LENGTH_BASE[i]) + bits.bits(u32::from(LENGTH_EXTRA[i]))? as usize;
+                let len = usize::from(LEN_BASE[i]) + bits.bits(u32::from(LEN_EXTRA[i]))? as usize;
                 let d = usize::from(dist.decode(bits)?);
                 if d >= 30 {
                     return Err(format!("distance code {d} is invalid, at {}", bits.at()));

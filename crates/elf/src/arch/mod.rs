@@ -20,6 +20,51 @@
 //! words), `signal.rs` and `net.rs` (the constants `pause` and `serve` pass the kernel),
 //! `quine.rs` (what every quine listing is given, and SHA-256's constants).
 
+/// The [`Programs`] impl of an instruction set: every method calls the listing of the same
+/// name in the instruction set's own files (`exit::exit`, `hello::hello`, `pause::pause`,
+/// `serve::serve`, `quine::listing`, `quine::sha256_test`), so the matrix is one table of
+/// files, and a listing an instruction set lacks is still a compile error.
+macro_rules! programs {
+    ($isa:ty) => {
+        impl $crate::arch::Programs for $isa {
+            fn exit(&self, code: u8) -> $crate::arch::Code {
+                exit::exit(code)
+            }
+
+            fn hello(
+                &self,
+                message: &[u8],
+                addressing: $crate::arch::Addressing,
+            ) -> $crate::arch::Code {
+                hello::hello(message, addressing)
+            }
+
+            fn pause(&self) -> $crate::arch::Code {
+                pause::pause()
+            }
+
+            fn serve(
+                &self,
+                serve: &$crate::program::Serve,
+                addressing: $crate::arch::Addressing,
+            ) -> $crate::arch::Code {
+                serve::serve(serve, addressing)
+            }
+
+            fn quine(&self, addresses: &$crate::arch::quine::Addresses) -> Vec<$crate::arch::Insn> {
+                quine::listing(addresses)
+            }
+
+            fn sha256_test(
+                &self,
+                addresses: &$crate::arch::quine::Addresses,
+            ) -> Vec<$crate::arch::Insn> {
+                quine::sha256_test(addresses)
+            }
+        }
+    };
+}
+
 mod amd64;
 mod arm;
 mod arm64;

@@ -14,7 +14,7 @@ mod pause;
 pub(crate) mod quine;
 mod serve;
 
-use super::{x86, Addressing, Code, Insn, Isa, Programs, Target};
+use super::{x86, Addressing, Code, Insn, Isa, Target};
 use crate::program::Serve;
 
 /// arch/x86/entry/syscalls/syscall_64.tbl
@@ -37,31 +37,7 @@ pub const SYS_EXIT_GROUP: u8 = 231;
 
 pub struct Amd64;
 
-impl Programs for Amd64 {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(Amd64);
 
 impl Isa for Amd64 {
     fn jump(&self, target: Target) -> Insn {

@@ -50,7 +50,7 @@ mod pause;
 mod quine;
 mod serve;
 
-use super::{Addressing, Code, Encoder, Fixup, Insn, Isa, Programs, Target};
+use super::{Addressing, Code, Encoder, Fixup, Insn, Isa, Target};
 use crate::arch::net::*;
 use crate::arch::signal::{SIGCHLD, SIGINT, SIGSET_SIZE, SIGTERM, SIG_IGN, STOP_SIGNALS};
 use crate::program::Serve;
@@ -82,31 +82,7 @@ const _: () = assert!(SYS_RT_SIGPROCMASK == 175 && SYS_RT_SIGTIMEDWAIT == 177);
 const _: () = assert!(STOP_SIGNALS == (1 << 14) | 2 && SIG_IGN == 1 && SIGCHLD == 17);
 const _: () = assert!(SIGSET_SIZE == 8);
 
-impl Programs for ArmV7 {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(ArmV7);
 
 impl Isa for ArmV7 {
     fn jump(&self, target: Target) -> Insn {
@@ -138,6 +114,7 @@ impl Isa for ArmV7 {
 mod tests {
     use super::encode::tests::{read, thumb};
     use super::*;
+    use crate::arch::Programs;
 
     /// Every fixed instruction of every program decodes (capstone, Thumb) as listed.
     #[test]

@@ -30,7 +30,7 @@ mod pause;
 mod quine;
 mod serve;
 
-use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
+use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Target};
 use crate::program::Serve;
 use encode::*;
 
@@ -118,31 +118,7 @@ const _: () = {
     assert!(movz(X8, SYS_EXIT_GROUP, 0) == 0xd280_0bc8);
 };
 
-impl Programs for Arm64 {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(Arm64);
 
 impl Isa for Arm64 {
     fn jump(&self, target: Target) -> Insn {

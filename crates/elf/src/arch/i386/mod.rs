@@ -14,7 +14,7 @@ mod pause;
 pub(crate) mod quine;
 mod serve;
 
-use super::{x86, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
+use super::{x86, Addressing, Code, Fixup, Insn, Isa, Target};
 use crate::program::Serve;
 
 /// arch/x86/entry/syscalls/syscall_32.tbl
@@ -39,31 +39,7 @@ pub const SYS_SHUTDOWN: u16 = 373;
 
 pub struct I386;
 
-impl Programs for I386 {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(I386);
 
 impl Isa for I386 {
     fn jump(&self, target: Target) -> Insn {

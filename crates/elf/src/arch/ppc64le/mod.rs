@@ -38,7 +38,7 @@ mod pause;
 mod quine;
 mod serve;
 
-use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
+use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Target};
 use crate::program::Serve;
 use encode::*;
 
@@ -71,31 +71,7 @@ const SIGTERM: u32 = signal::SIGTERM as u32;
 
 pub struct Ppc64le;
 
-impl Programs for Ppc64le {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(Ppc64le);
 
 impl Isa for Ppc64le {
     fn jump(&self, target: Target) -> Insn {

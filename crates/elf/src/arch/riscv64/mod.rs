@@ -33,7 +33,7 @@ mod pause;
 mod quine;
 mod serve;
 
-use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
+use super::{net, signal, Addressing, Code, Fixup, Insn, Isa, Target};
 use crate::program::Serve;
 use encode::*;
 
@@ -92,31 +92,7 @@ const A7: u32 = 17;
 const S0: u32 = 8;
 const S1: u32 = 9;
 
-impl Programs for Riscv64 {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(Riscv64);
 
 impl Isa for Riscv64 {
     /// `c.j target` (CJ, funct3 101, op 01), ±2 KiB; the offset is filled in by

@@ -31,7 +31,7 @@ mod pause;
 mod quine;
 mod serve;
 
-use super::{net, Addressing, Code, Fixup, Insn, Isa, Programs, Target};
+use super::{net, Addressing, Code, Fixup, Insn, Isa, Target};
 use crate::program::Serve;
 use encode::*;
 
@@ -65,31 +65,7 @@ const _: () = assert!(SA_FLAGS == SA_HANDLER + 8);
 
 pub struct S390x;
 
-impl Programs for S390x {
-    fn exit(&self, code: u8) -> Code {
-        exit::exit(code)
-    }
-
-    fn hello(&self, message: &[u8], addressing: Addressing) -> Code {
-        hello::hello(message, addressing)
-    }
-
-    fn pause(&self) -> Code {
-        pause::pause()
-    }
-
-    fn serve(&self, serve: &Serve, addressing: Addressing) -> Code {
-        serve::serve(serve, addressing)
-    }
-
-    fn quine(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::listing(addresses)
-    }
-
-    fn sha256_test(&self, addresses: &super::quine::Addresses) -> Vec<Insn> {
-        quine::sha256_test(addresses)
-    }
-}
+programs!(S390x);
 
 impl Isa for S390x {
     /// `j` (BRC 15, A7 F4 ri2): ±64 KiB.
