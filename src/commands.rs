@@ -8,7 +8,8 @@ use smidge::image::{Image, ImageSet};
 use smidge::pack::{self as p, Owner, PackSpec, Source};
 use smidge::{elf, Platform, Program};
 use smidge_image::dest::output;
-use smidge_image::dest::shell::ShellLine;
+use smidge_image::dest::tarball::write_laid_out;
+use smidge_image::dest::{Sink, Wrapping};
 
 use crate::bar::Bar;
 use crate::cli::{
@@ -464,17 +465,16 @@ pub fn quine(build: &BuildArgs) -> Result<()> {
             shell_line,
             ..
         } => {
-            let mut bytes = compression.compress(&quines[0].generation0);
-            if *shell_line {
-                let mut line = ShellLine::new(Vec::new()).context("base64")?;
-                line.write_all(&bytes).context("base64")?;
-                bytes = line.finish().context("base64")?;
-            }
             let target = match output {
                 Some(p) => output::Output::File(p.clone()),
                 None => output::Output::Stdout,
             };
-            output::write_all(&target, &bytes, 0o644).map_err(lib)
+            let wrapping = Wrapping {
+                compression: *compression,
+                shell_line: *shell_line,
+            };
+            let sink = Sink::open(&target, 0o644).map_err(lib)?;
+            write_laid_out(sink, wrapping, &quines[0].generation0).map_err(lib)
         }
         // Elsewhere, the same configs and layers, so the same image IDs; one image per
         // platform, each printing its own docker archive.

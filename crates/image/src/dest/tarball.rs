@@ -65,6 +65,12 @@ pub(crate) fn write_stream(
     sink.commit()
 }
 
+/// Writes `tar`, an archive already laid out byte for byte (the quine's generation 0), to
+/// `sink` through the compressor and shell line of `wrapping`, as every archive is.
+pub fn write_laid_out(sink: Sink, wrapping: Wrapping, tar: &[u8]) -> Result<()> {
+    write_stream(sink, wrapping, &mut |w| Ok(w.write_all(tar)))
+}
+
 fn compressed<W: Write>(
     inner: W,
     compression: Compression,
